@@ -14,6 +14,7 @@ from bootstrap import __version__
 # (module, attribute) of each click command or group, in the order `--help` lists them.
 _COMMANDS: list[tuple[str, str]] = [
     ("bootstrap.parse_cmd", "parse"),
+    ("bootstrap.cloud.cli", "bootstrap"),
 ]
 
 

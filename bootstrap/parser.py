@@ -1,0 +1,544 @@
+# {% macro s3logs_parser_source() %}{% raw %}
+"""The S3 server access log parser: the single source of parsing rules for every engine.
+
+This file is used three ways, unchanged:
+- imported by the `s3logs` CLI, the local loader and the DuckDB UDF (`bootstrap.duckdb_udf`);
+- read by dbt as the macro `s3logs_parser_source()` (through the symlink
+  `macros/s3logs_parser_source.sql`; the first and last lines are Jinja wrapped in Python
+  comments), which becomes the body of the Snowflake UDTF, so that UDTF runs this very code;
+- exercised by pytest, including `S3AccessLogParser.process` exactly as Snowflake calls it.
+
+It therefore depends on the standard library only and must never contain the Jinja end-raw tag.
+
+Format facts honoured here (AWS documents the fields; the traps come from parsers that got them
+wrong): fields are space separated; the time is bracketed and contains a space; request-URI,
+referer and user-agent are quoted and may contain spaces and *unescaped* double quotes; any field
+may be `-` (quoted fields `"-"`); the oldest records end at the user-agent (17 fields) and AWS
+appends new fields at the end, so everything after the user-agent is optional and anything past
+the 27 known fields is kept verbatim in `extra_fields`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re as _re
+from urllib.parse import unquote as _unquote
+
+# Output columns, in order. Types are the contract's; see models/ for their documentation.
+CONTRACT_COLUMNS: tuple[str, ...] = (
+    "bucket_owner",
+    "bucket",
+    "requested_at",
+    "remote_ip",
+    "requester",
+    "request_id",
+    "operation",
+    "key",
+    "request_uri",
+    "http_status",
+    "error_code",
+    "bytes_sent",
+    "object_size",
+    "total_time_ms",
+    "turnaround_time_ms",
+    "referer",
+    "user_agent",
+    "version_id",
+    "host_id",
+    "signature_version",
+    "cipher_suite",
+    "auth_type",
+    "host_header",
+    "tls_version",
+    "access_point_arn",
+    "acl_required",
+    "source_region",
+    "extra_fields",
+)
+
+DERIVED_COLUMNS: tuple[str, ...] = (
+    "object_key",
+    "http_method",
+    "request_path",
+    "request_query",
+    "http_version",
+    "requester_type",
+    "requester_account_id",
+    "operation_interface",
+    "operation_verb",
+    "operation_resource",
+)
+
+# SQL types of every column the UDTF / UDF returns, in order (parse_error last).
+COLUMN_TYPES: dict[str, str] = {
+    **{name: "varchar" for name in CONTRACT_COLUMNS + DERIVED_COLUMNS},
+    "requested_at": "timestamp",
+    "http_status": "integer",
+    "bytes_sent": "bigint",
+    "object_size": "bigint",
+    "total_time_ms": "integer",
+    "turnaround_time_ms": "integer",
+    "acl_required": "boolean",
+}
+OUTPUT_COLUMNS: tuple[str, ...] = (*CONTRACT_COLUMNS, *DERIVED_COLUMNS, "parse_error")
+COLUMN_TYPES["parse_error"] = "varchar"
+
+MIN_FIELDS = 17  # the oldest record shape ends at the user-agent
+KNOWN_FIELDS = 27  # fields 0-26; anything after goes to extra_fields
+
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    )
+}
+_ACL = {"Yes": True, "No": False}
+_INT_FIELDS = {9: "http_status", 11: "bytes_sent", 12: "object_size"}
+_INT_FIELDS.update({13: "total_time_ms", 14: "turnaround_time_ms"})
+_NULL_TAIL = (None,) * (KNOWN_FIELDS - MIN_FIELDS + 1)  # fields 17-26 and extra_fields
+_TIME_CACHE: dict[str, _dt.datetime] = {}
+_TIME_CACHE_MAX = 4096
+
+
+class Rejection:
+    """A line that cannot be parsed, with the reason a person can act on."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Rejection({self.reason!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Rejection) and other.reason == self.reason
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _Reject(Exception):
+    """Internal: carries a rejection reason out of nested helpers."""
+
+
+def parse_line(line: str) -> tuple | Rejection:
+    """Parse one log line into the 28 contract values, or explain why it cannot be parsed.
+
+    Never raises (whatever the input) and never returns empty strings: `-`, `"-"`, empty and
+    absent fields are None. Timestamps are naive datetimes in UTC.
+    """
+    try:
+        if not isinstance(line, str):
+            return Rejection(f"not a text line ({type(line).__name__})")
+        line = line.rstrip("\r\n")
+        try:
+            fast = _parse_fast(line)
+        except _Reject:
+            fast = None  # the general parser decides, and words the reason
+        return fast or _parse_general(line)
+    except _Reject as exc:
+        return Rejection(str(exc))
+    except Exception as exc:  # a bug must cost one line, never the batch
+        return Rejection(f"internal parser error: {type(exc).__name__}: {exc}")
+
+
+def _null(v: str) -> str | None:
+    return None if v == "-" or not v else v
+
+
+def _int(v: str, index: int) -> int | None:
+    if v == "-" or not v:
+        return None
+    if v.isdigit() and v.isascii():
+        return int(v)
+    raise _Reject(f"{_INT_FIELDS[index]} {_clip(v)!r} is not a non-negative integer")
+
+
+def _clip(v: str, n: int = 40) -> str:
+    return v if len(v) <= n else v[:n] + "…"
+
+
+def _time(stamp: str) -> _dt.datetime:
+    """`[06/Feb/2019:00:00:38 +0000]` (brackets included) to a naive UTC datetime."""
+    cached = _TIME_CACHE.get(stamp)
+    if cached is not None:
+        return cached
+    s = stamp
+    try:
+        if (
+            len(s) != 28
+            or s[3] != "/"
+            or s[7] != "/"
+            or s[12] != ":"
+            or s[15] != ":"
+            or s[18] != ":"
+            or s[21] != " "
+            or s[27] != "]"
+            or s[22] not in "+-"
+            or not (s[1:3] + s[8:12] + s[13:15] + s[16:18] + s[19:21] + s[23:27]).isdigit()
+        ):
+            raise ValueError
+        local = _dt.datetime(
+            int(s[8:12]), _MONTHS[s[4:7]], int(s[1:3]), int(s[13:15]), int(s[16:18]),
+            int(s[19:21]),
+        )  # fmt: skip
+        offset = _dt.timedelta(hours=int(s[23:25]), minutes=int(s[25:27]))
+        value = local - offset if s[22] == "+" else local + offset
+    except (ValueError, KeyError, OverflowError):
+        raise _Reject(f"invalid time {_clip(stamp)!r}, expected [dd/Mon/yyyy:HH:MM:SS +hhmm]")
+    if len(_TIME_CACHE) >= _TIME_CACHE_MAX:
+        _TIME_CACHE.clear()
+    _TIME_CACHE[stamp] = value
+    return value
+
+
+def _record(head: list[str], uri, mid: list[str], referer, agent, tail: list[str]) -> tuple:
+    """Assemble and type the 28 values from the located pieces (all still raw strings)."""
+    if tail:
+        if len(tail) > 10:
+            extra = " ".join(tail[10:])
+            tail = [None if v == "-" or not v else v for v in tail[:10]]
+            tail.append(extra or None)
+        else:
+            tail = [None if v == "-" or not v else v for v in tail]
+            tail.extend(_NULL_TAIL[len(tail) :])
+        acl = tail[8]
+        if acl is not None:
+            if acl not in _ACL:
+                raise _Reject(f"acl_required {_clip(acl)!r} is not Yes or -")
+            tail[8] = _ACL[acl]
+    else:
+        tail = _NULL_TAIL
+    return (
+        _null(head[0]),
+        _null(head[1]),
+        _time(head[2]),
+        _null(head[3]),
+        _null(head[4]),
+        _null(head[5]),
+        _null(head[6]),
+        _null(head[7]),
+        None if uri == "-" or not uri else uri,
+        _int(mid[0], 9),
+        _null(mid[1]),
+        _int(mid[2], 11),
+        _int(mid[3], 12),
+        _int(mid[4], 13),
+        _int(mid[5], 14),
+        None if referer == "-" or not referer else referer,
+        None if agent == "-" or not agent else agent,
+        *tail,
+    )
+
+
+# The six unquoted fields between the request-URI and the referer, as `str.split('"')` leaves
+# them in the common shape: status, error code, bytes sent, object size, total, turn-around.
+_MID_FAST = _re.compile(r" (-|[0-9]+) ([^ ]+) (-|[0-9]+) (-|[0-9]+) (-|[0-9]+) (-|[0-9]+) ")
+_NULLS = {"-": None, "": None}
+
+
+def _parse_fast(line: str) -> tuple | None:
+    """The common shape, with a handful of C-level splits. None defers to `_parse_general`.
+
+    It accepts only lines with exactly six double quotes that delimit a quoted request-URI,
+    referer and user-agent; then no quote is ambiguous and the result equals
+    `_parse_general`'s (a test checks that on the whole corpus and on fuzzed lines).
+    """
+    p = line.split('"')
+    if len(p) != 7 or p[4] != " ":
+        return None
+    h = p[0].split(" ")
+    if len(h) != 10 or h[9]:
+        return None
+    m = _MID_FAST.fullmatch(p[2])
+    if m is None:
+        return None
+    status, error, sent, size, total, turn = m.groups()
+    tail = p[6]
+    if tail:
+        if tail[0] != " ":
+            return None
+        tail = tail[1:].split(" ")
+        if len(tail) > 10:
+            extra = " ".join(tail[10:])
+            del tail[10:]
+            tail.append(extra)
+        else:
+            tail.extend(_NULL_TAIL[len(tail) :])
+        g = _NULLS.get
+        tail = list(map(g, tail, tail))
+        acl = tail[8]
+        if acl is not None:
+            if acl not in _ACL:
+                return None
+            tail[8] = _ACL[acl]
+    else:
+        tail = _NULL_TAIL
+    stamp = h[2] + " " + h[3]
+    at = _TIME_CACHE.get(stamp) or _time(stamp)
+    g = _NULLS.get
+    uri, referer, agent = p[1], p[3], p[5]
+    return (
+        g(h[0], h[0]),
+        g(h[1], h[1]),
+        at,
+        g(h[4], h[4]),
+        g(h[5], h[5]),
+        g(h[6], h[6]),
+        g(h[7], h[7]),
+        g(h[8], h[8]),
+        g(uri, uri),
+        None if status == "-" else int(status),
+        g(error, error),
+        None if sent == "-" else int(sent),
+        None if size == "-" else int(size),
+        None if total == "-" else int(total),
+        None if turn == "-" else int(turn),
+        g(referer, referer),
+        g(agent, agent),
+        *tail,
+    )
+
+
+def _parse_general(line: str) -> tuple | Rejection:
+    """Every shape, including unescaped quotes inside quoted fields. Linear in the line length.
+
+    Rules where a quote is ambiguous (documented in the README): the request-URI ends at the
+    first quote followed by the six unquoted fields status..turn-around time; the user-agent
+    ends at the last quote of the line (fields after it are never quoted); the referer ends at
+    the first `" "` between them.
+    """
+    if not line.strip():
+        return Rejection("empty line")
+    head = line.split(" ", 2)
+    if len(head) < 3 or head[2][:1] != "[":
+        if "[" not in line:
+            return Rejection("no bracketed time field")
+        return Rejection(f"{_count_fields(line)} fields, at least {MIN_FIELDS} needed")
+    close = head[2].find("]")
+    if close < 0:
+        return Rejection("no bracketed time field: '[' is never closed")
+    stamp = head[2][: close + 1]
+    after = head[2][close + 1 :]
+    if not after.startswith(" "):
+        return _too_few(line, "no field after the time")
+    parts = after[1:].split(" ", 5)  # remote ip, requester, request id, operation, key, rest
+    if len(parts) < 6:
+        return _too_few(line, "line ends before the request-URI")
+    uri, mid, rest = _take_uri(parts[5], line)
+    if not rest:
+        return _too_few(line, "line ends before the referer")
+    referer, agent, tail = _take_referer_agent(rest, line)
+    return _record([head[0], head[1], stamp, *parts[:5]], uri, mid, referer, agent, tail)
+
+
+def _too_few(line: str, detail: str) -> Rejection:
+    count = _count_fields(line)
+    if count < MIN_FIELDS:
+        return Rejection(f"{count} fields, at least {MIN_FIELDS} needed")
+    return Rejection(f"malformed record: {detail}")
+
+
+# status, error code, bytes sent, object size, total time, turn-around time: never quoted.
+_MID = _re.compile(r"(-|[0-9]+) ([^ ]+) (-|[0-9]+) (-|[0-9]+) (-|[0-9]+) (-|[0-9]+)(?: |$)")
+
+
+def _take_uri(rest: str, line: str) -> tuple[str, list[str], str]:
+    """Split `"GET /k HTTP/1.1" 200 - 5 5 1 1 rest` into the URI, the six fields and the rest.
+
+    Each candidate closing quote is tried once, and the text a failed try reads is bounded by
+    the next space, so a hostile line costs linear time, not quadratic.
+    """
+    if rest[:1] != '"':
+        uri, _, after = rest.partition(" ")
+        m = _MID.match(after)
+        if m is None:
+            raise _Reject(_too_few(line, "status..turn-around fields malformed").reason)
+        return uri, list(m.groups()), after[m.end() :]
+    start = 1
+    while True:
+        q = rest.find('" ', start)
+        if q < 0:
+            raise _Reject(_too_few(line, "request-URI quote is never closed").reason)
+        m = _MID.match(rest, q + 2)
+        if m is not None:
+            return rest[1:q], list(m.groups()), rest[m.end() :]
+        start = q + 1
+
+
+def _take_referer_agent(rest: str, line: str) -> tuple[str, str, list[str]]:
+    """Split `"referer" "user agent" tail...` (either may be an unquoted `-`)."""
+    last = rest.rfind('"')
+    if rest[:1] == '"':
+        if last <= 0:
+            raise _Reject(_too_few(line, "referer quote is never closed").reason)
+        split = rest.find('" "', 1, last)
+        if split >= 0:
+            return rest[1:split], rest[split + 3 : last], _tail(rest[last + 1 :], line)
+        referer = rest[1:last]
+        remainder = rest[last + 1 :]
+        if not remainder.startswith(" "):
+            raise _Reject(_too_few(line, "no user-agent after the referer").reason)
+        agent, _, tail = remainder[1:].partition(" ")
+        return referer, agent, _tail(" " + tail if tail else "", line)
+    referer, _, rest = rest.partition(" ")
+    if not rest:
+        raise _Reject(_too_few(line, "no user-agent after the referer").reason)
+    if rest[:1] == '"':
+        if last <= len(referer) + 1:
+            raise _Reject(_too_few(line, "user-agent quote is never closed").reason)
+        return referer, rest[1 : last - len(referer) - 1], _tail(rest[last - len(referer) :], line)
+    agent, _, tail = rest.partition(" ")
+    return referer, agent, _tail(" " + tail if tail else "", line)
+
+
+def _tail(text: str, line: str) -> list[str]:
+    """Fields after the user-agent: `""` or ` f17 f18 ...`."""
+    if not text:
+        return []
+    if text[0] != " ":
+        raise _Reject(f"malformed record: text {_clip(text)!r} right after the user-agent quote")
+    return text[1:].split(" ")
+
+
+def _count_fields(line: str) -> int:
+    """Count fields the way a reader would (quoted and bracketed fields count once)."""
+    count = 0
+    i = 0
+    n = len(line)
+    while i < n:
+        while i < n and line[i] == " ":
+            i += 1
+        if i >= n:
+            break
+        count += 1
+        if line[i] == '"':
+            end = line.find('" ', i + 1)
+            i = n if end < 0 else end + 1
+        elif line[i] == "[":
+            end = line.find("]", i)
+            i = n if end < 0 else end + 1
+        else:
+            end = line.find(" ", i)
+            i = n if end < 0 else end
+    return count
+
+
+def derive(record: tuple) -> tuple:
+    """The derived columns (DERIVED_COLUMNS order) of a parsed record."""
+    key = record[7]
+    uri = record[8]
+    method = path = query = version = None
+    if uri is not None:
+        parts = uri.split(" ")
+        if len(parts) == 3:
+            method, target, version = parts
+        elif len(parts) == 2:
+            method, target = parts
+        else:
+            target = None
+        if target:
+            path, sep, q = target.partition("?")
+            query = q if sep and q else None
+    kind, account = requester_kind(record[4])
+    interface = verb = resource = None
+    operation = record[6]
+    if operation is not None:
+        op = operation.split(".", 2)
+        interface = op[0] or None
+        verb = op[1] if len(op) > 1 and op[1] else None
+        resource = op[2] if len(op) > 2 and op[2] else None
+    return (
+        _unquote(key) if key is not None else None,
+        method or None,
+        path or None,
+        query,
+        version or None,
+        kind,
+        account,
+        interface,
+        verb,
+        resource,
+    )
+
+
+def requester_kind(requester: str | None) -> tuple[str, str | None]:
+    """Classify a requester: (type, AWS account id or None).
+
+    Types: anonymous, iam_user, assumed_role, federated_user, root, aws_service,
+    canonical_user, other.
+    """
+    if requester is None:
+        return "anonymous", None
+    if requester.startswith("arn:"):
+        parts = requester.split(":", 5)
+        if len(parts) == 6:
+            account = parts[4] if parts[4].isdigit() else None
+            resource = parts[5]
+            if resource == "root":
+                return "root", account
+            if resource.startswith("user/"):
+                return "iam_user", account
+            if resource.startswith("assumed-role/"):
+                return "assumed_role", account
+            if resource.startswith("federated-user/"):
+                return "federated_user", account
+            return "other", account
+        return "other", None
+    if requester.startswith("svc:") or requester.endswith(".amazonaws.com"):
+        return "aws_service", None
+    if len(requester) == 64 and all(c in "0123456789abcdef" for c in requester):
+        return "canonical_user", None
+    return "other", None
+
+
+def parse_row(line: str) -> tuple:
+    """One output row (OUTPUT_COLUMNS order) for any line: parsed, or nulls and parse_error."""
+    result = parse_line(line)
+    if type(result) is Rejection:
+        return _EMPTY_ROW + (result.reason,)
+    try:
+        return result + derive(result) + (None,)
+    except Exception as exc:
+        return _EMPTY_ROW + (f"internal parser error: {type(exc).__name__}: {exc}",)
+
+
+_EMPTY_ROW = (None,) * (len(CONTRACT_COLUMNS) + len(DERIVED_COLUMNS))
+
+
+def format_line(record: tuple, fields: int | None = None) -> str:
+    """Write the 28 contract values back as a log line, the inverse of `parse_line`.
+
+    `fields` is how many of fields 0-26 to write (17 for the oldest shape); by default as many
+    as needed to keep every non-null value. extra_fields, when set, is appended verbatim.
+    """
+    values = list(record)
+    if fields is None:
+        fields = KNOWN_FIELDS
+        while fields > MIN_FIELDS and values[fields - 1] is None and values[27] is None:
+            fields -= 1
+    at = values[2]
+    out = []
+    for i in range(fields):
+        v = values[i]
+        if i == 2:
+            out.append(at.strftime("[%d/%b/%Y:%H:%M:%S +0000]"))
+        elif i in (8, 15, 16):
+            out.append('"-"' if v is None else f'"{v}"')
+        elif i == 25:
+            out.append("-" if v is None else ("Yes" if v else "No"))
+        else:
+            out.append("-" if v is None else str(v))
+    if values[27] is not None:
+        out.append(values[27])
+    return " ".join(out)
+
+
+class S3AccessLogParser:
+    """Snowflake UDTF handler: one output row per input line (parsed, or nulls + parse_error)."""
+
+    def process(self, line: str):
+        yield parse_row(line)
+
+
+# {% endraw %}{% endmacro %}
