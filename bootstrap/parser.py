@@ -185,7 +185,8 @@ def _time(stamp: str) -> _dt.datetime:
         offset = _dt.timedelta(hours=int(s[23:25]), minutes=int(s[25:27]))
         value = local - offset if s[22] == "+" else local + offset
     except (ValueError, KeyError, OverflowError):
-        raise _Reject(f"invalid time {_clip(stamp)!r}, expected [dd/Mon/yyyy:HH:MM:SS +hhmm]")
+        reason = f"invalid time {_clip(stamp)!r}, expected [dd/Mon/yyyy:HH:MM:SS +hhmm]"
+        raise _Reject(reason) from None
     if len(_TIME_CACHE) >= _TIME_CACHE_MAX:
         _TIME_CACHE.clear()
     _TIME_CACHE[stamp] = value

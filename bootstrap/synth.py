@@ -81,13 +81,9 @@ def principals(rng: random.Random, n_users: int = 12) -> list[str | None]:
 
 def ip(rng: random.Random, v6_share: float = 0.15) -> str:
     if rng.random() < v6_share:
-        return "2001:db8:%x::%x" % (rng.randrange(1, 0xFFFF), rng.randrange(1, 0xFFFF))
-    return "%d.%d.%d.%d" % (
-        rng.choice((10, 172, 192, 198, 203, 54, 3)),
-        rng.randrange(256),
-        rng.randrange(256),
-        rng.randrange(1, 255),
-    )
+        return f"2001:db8:{rng.randrange(1, 0xFFFF):x}::{rng.randrange(1, 0xFFFF):x}"
+    first = rng.choice((10, 172, 192, 198, 203, 54, 3))
+    return f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
 
 def key(rng: random.Random) -> str:
@@ -156,7 +152,7 @@ def record(
         host_id="".join(
             rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789+/") for _ in range(56)
         )
-        + "=",  # noqa: E501
+        + "=",
     )
     if method is not None:
         fields.update(
