@@ -1,0 +1,105 @@
+"""Run the plan: ordered, idempotent, and safe to re-run after a failure.
+
+Each step reads the current state and changes only what differs, so a second run reports every
+step as unchanged and a run after a failure picks up where the first one stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bootstrap.cloud.aws import AwsSide
+from bootstrap.cloud.config import BootstrapConfig
+from bootstrap.cloud.snowflake import SnowflakeSide
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    side: str
+    title: str
+    outcome: str  # created | updated | removed | unchanged[: why] | skipped: why
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome.split(" ")[0].rstrip(":,") in ("created", "updated", "removed", "done")
+
+
+def apply(
+    config: BootstrapConfig,
+    aws: AwsSide,
+    sf: SnowflakeSide,
+    report: Report = print,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[StepResult]:
+    results: list[StepResult] = []
+
+    def step(side: str, title: str, outcome: str) -> None:
+        results.append(StepResult(side, title, outcome))
+        report(f"[{side}] {title}: {outcome}")
+
+    # Everything that could make apply refuse is checked before the first change.
+    aws.preflight()
+    quickstart = sf.find_quickstart()
+    sf.check_migration_possible(quickstart)
+
+    if config.aws.source_buckets:
+        step(
+            "aws", "log bucket policy for the S3 logging service", aws.ensure_log_delivery_policy()
+        )
+        for source in config.aws.source_buckets:
+            step("aws", f"server access logging on {source}", aws.ensure_logging(source))
+
+    step("snowflake", "storage integration", sf.ensure_integration())
+    iam_user_arn, external_id = sf.integration_identity()
+    step(
+        "aws",
+        f"IAM role {config.aws.role_name} trusting {iam_user_arn}",
+        aws.ensure_role(iam_user_arn, external_id),
+    )
+    step("aws", "least-privilege read policy on the role", aws.ensure_read_policy())
+    others = aws.other_role_policies()
+    if others:
+        report(
+            f"  note: the role also has policies apply does not manage: {', '.join(others)}; "
+            "remove any that grant more than reading the log prefix"
+        )
+    step("snowflake", "file format", sf.ensure_file_format())
+    step("snowflake", "external stage", sf.ensure_stage())
+    files = sf.first_stage_access(report, sleep=sleep)
+    step("snowflake", "stage access", f"ok, {files} file(s) visible")
+
+    if quickstart.found:
+        report("quickstart deployment found; migrating it to the raw landing contract")
+        sf.migrate_quickstart(quickstart, report, sleep=sleep)
+        step("snowflake", "quickstart migration", "done")
+
+    step("snowflake", "raw landing table", sf.ensure_table())
+    pipe_outcome = sf.ensure_pipe()
+    step("snowflake", "auto-ingest pipe", pipe_outcome)
+    if quickstart.pipe:
+        step("snowflake", "quickstart pipe (replaced)", sf.drop_quickstart_pipe())
+
+    queue_arn = sf.queue_arn()
+    step("aws", f"log bucket notification to {queue_arn}", aws.ensure_notification(queue_arn))
+
+    if pipe_outcome == "created":
+        high_water = sf.migrated_high_water()
+        sf.refresh_pipe(high_water)
+        step(
+            "snowflake",
+            "pipe refresh for files already in the bucket",
+            f"done (files modified after {high_water}, which the quickstart pipe never loaded)"
+            if high_water
+            else "done",
+        )
+    else:
+        step("snowflake", "pipe refresh", "skipped: the pipe existed, it already saw those files")
+
+    changed = sum(r.changed for r in results)
+    report(f"apply finished: {changed} change(s), {len(results) - changed} step(s) unchanged")
+    return results

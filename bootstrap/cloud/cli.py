@@ -1,0 +1,202 @@
+"""`s3logs bootstrap`: plan, apply, verify and destroy the AWS + Snowflake ingestion setup."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bootstrap.cloud import plan as plan_module
+from bootstrap.cloud.apply import apply as run_apply
+from bootstrap.cloud.aws import AwsError, AwsSide, make_session
+from bootstrap.cloud.config import BootstrapConfig, load_config
+from bootstrap.cloud.destroy import destroy as run_destroy
+from bootstrap.cloud.names import ValidationError
+from bootstrap.cloud.snowflake import (
+    SnowflakeSetupError,
+    SnowflakeSide,
+    StatementError,
+    connect_from_env,
+)
+from bootstrap.cloud.verify import render_checks
+from bootstrap.cloud.verify import verify as run_verify
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CREDENTIALS_HELP = """
+\b
+Credentials come from the environment only:
+  AWS        the standard chain (AWS_PROFILE, or AWS_ACCESS_KEY_ID and
+             AWS_SECRET_ACCESS_KEY); AWS_ENDPOINT_URL or aws.endpoint_url
+             points at an S3/IAM-compatible endpoint.
+  Snowflake  SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER, and SNOWFLAKE_PASSWORD or
+             SNOWFLAKE_PRIVATE_KEY_PATH (+ SNOWFLAKE_PRIVATE_KEY_PASSPHRASE);
+             optional SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE, SNOWFLAKE_AUTHENTICATOR.
+"""
+
+
+def _config_option(func: F) -> F:
+    return click.option(
+        "--config",
+        "-c",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default="bootstrap.toml",
+        show_default=True,
+        envvar="S3LOGS_BOOTSTRAP_CONFIG",
+        show_envvar=True,
+        help="Bootstrap TOML file (start from bootstrap.example.toml in the repository).",
+    )(func)
+
+
+def _friendly_errors(func: F) -> F:
+    """Turn expected failures into one clear message and exit status 1, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ValidationError as exc:
+            raise click.ClickException(
+                f"invalid configuration: {exc}. Nothing was changed."
+            ) from exc
+        except StatementError as exc:
+            raise click.ClickException(
+                f"Snowflake rejected a statement: {exc}\n  statement: {exc.sql}\n"
+                "Steps before it are done; fix the cause and re-run (finished steps are skipped)."
+            ) from exc
+        except (AwsError, SnowflakeSetupError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise click.ClickException(
+                f"AWS call failed: {exc}\nSteps before it are done; fix the cause and re-run."
+            ) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load(config_path: str) -> BootstrapConfig:
+    return load_config(config_path)
+
+
+def _sides(ctx: click.Context, config: BootstrapConfig) -> tuple[AwsSide, SnowflakeSide]:
+    # ctx.obj lets tests hand in a moto-backed session and a Snowflake stand-in.
+    obj = ctx.obj or {}
+    session = obj.get("aws_session") or make_session(config.aws)
+    connection = obj.get("snowflake_connection") or connect_from_env()
+    return AwsSide(config, session), SnowflakeSide(config, connection)
+
+
+def _stdin_is_interactive() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+@click.group(
+    "bootstrap",
+    epilog=CREDENTIALS_HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+def bootstrap() -> None:
+    """Set up S3 server access log ingestion into Snowflake, in one reversible command.
+
+    \b
+    plan     print every action with its exact SQL and IAM JSON (no credentials needed)
+    apply    make it so: idempotent, ordered, safe to re-run after a failure
+    verify   check each piece exists and is wired to the next; pass/fail with fixes
+    destroy  remove what apply created, and only that
+
+    A deployment made by hand with the Snowflake quickstart is detected and migrated by apply.
+    """
+
+
+@bootstrap.command("plan", epilog=CREDENTIALS_HELP)
+@_config_option
+@_friendly_errors
+def plan_command(config_path: str) -> None:
+    """Print every action apply would take, in order, and change nothing.
+
+    Shows the exact Snowflake SQL and the exact IAM and S3 JSON documents. Values that only
+    Snowflake knows (the integration's IAM user ARN and external id, the pipe's queue) are shown
+    as <placeholders>. Needs no cloud credentials.
+    """
+    config = _load(config_path)
+    click.echo(plan_module.render_plan(config, plan_module.build_plan(config)))
+
+
+@bootstrap.command("apply", epilog=CREDENTIALS_HELP)
+@_config_option
+@click.pass_context
+@_friendly_errors
+def apply_command(ctx: click.Context, config_path: str) -> None:
+    """Create or update the AWS and Snowflake setup described by the config.
+
+    Idempotent: each step reads the current state first and changes only what differs, so a
+    second run changes nothing and a run after a failure resumes. Refuses, before changing
+    anything, to overwrite another bucket-logging target or a conflicting bucket notification.
+    Existing bucket notifications and bucket-policy statements are kept. Migrates a quickstart
+    deployment (staging table, pipe, task) without losing loaded rows.
+    """
+    config = _load(config_path)
+    aws, sf = _sides(ctx, config)
+    sleep = (ctx.obj or {}).get("sleep", time.sleep)
+    run_apply(config, aws, sf, click.echo, sleep=sleep)
+
+
+@bootstrap.command("verify", epilog=CREDENTIALS_HELP)
+@_config_option
+@click.pass_context
+@_friendly_errors
+def verify_command(ctx: click.Context, config_path: str) -> None:
+    """Check every piece exists and is wired; print pass/fail with the fix for each failure.
+
+    Checks: integration -> role ARN and location; role trust -> integration's IAM user and
+    external id; least-privilege role policy; stage lists files; raw table columns; pipe
+    running without errors; bucket notification -> pipe's queue; logging on each source
+    bucket. Exits 1 if any check fails.
+    """
+    config = _load(config_path)
+    aws, sf = _sides(ctx, config)
+    checks = run_verify(aws, sf)
+    click.echo(render_checks(checks))
+    if not all(c.ok for c in checks):
+        ctx.exit(1)
+
+
+@bootstrap.command("destroy", epilog=CREDENTIALS_HELP)
+@_config_option
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Do not ask for confirmation (for scripts). Without it, destroy asks on a terminal "
+    "and refuses when there is none.",
+)
+@click.pass_context
+@_friendly_errors
+def destroy_command(ctx: click.Context, config_path: str, yes: bool) -> None:
+    """Remove what apply created, and only that.
+
+    Removes apply's bucket notification (the bucket's other notifications stay), the pipe,
+    stage, file format and integration (only those carrying apply's comment), the IAM role
+    (only if tagged by apply), logging on the source buckets (only where it points at the
+    configured prefix) and apply's bucket-policy statement. Keeps the raw table and its rows.
+    """
+    config = _load(config_path)
+    if not yes:
+        if not _stdin_is_interactive():
+            raise click.ClickException(
+                "destroy needs confirmation and there is no terminal to ask on; "
+                "re-run with --yes to confirm. Nothing was changed."
+            )
+        click.confirm(
+            f"Remove the s3logs setup for s3://{config.aws.log_bucket}/{config.aws.log_prefix} "
+            f"and {config.snowflake.schema_sql}?",
+            abort=True,
+        )
+    aws, sf = _sides(ctx, config)
+    run_destroy(aws, sf, click.echo)

@@ -1,0 +1,156 @@
+"""Validation of AWS and Snowflake names, and quoting of values placed in SQL.
+
+Everything the bootstrap sends to AWS or Snowflake passes through here first, so a bad name is
+reported before anything changes instead of failing half-way (or worse, silently matching the
+wrong object).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+
+class ValidationError(ValueError):
+    """A configured or discovered value is not acceptable; the message says which and why."""
+
+
+_BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+# IAM wildcards (*, ?) and policy variables (${...}) would widen the policy, so they are refused
+# rather than escaped; the rest are S3's "safe characters" plus '=' for Hive-style partitions.
+_PREFIX_CHARS = re.compile(r"^[A-Za-z0-9!_.()=/-]*$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_IAM_USER_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:user/[\w+=,.@/-]{1,512}$")
+_SQS_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$")
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+_UNQUOTED_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+
+
+def bucket_name(value: object, field: str) -> str:
+    """Return `value` if it is a valid general-purpose S3 bucket name."""
+    name = _require_str(value, field)
+    problem = None
+    if not _BUCKET_CHARS.match(name):
+        problem = (
+            "3-63 characters of lowercase letters, digits, '.' and '-', "
+            "starting and ending with a letter or digit"
+        )
+    elif ".." in name or ".-" in name or "-." in name:
+        problem = "no adjacent periods, and no period next to a hyphen"
+    elif _is_ip(name):
+        problem = "must not be formatted as an IP address"
+    elif name.startswith(_BUCKET_RESERVED_PREFIXES) or name.endswith(_BUCKET_RESERVED_SUFFIXES):
+        problem = "uses a prefix or suffix that AWS reserves"
+    if problem:
+        raise ValidationError(f"{field}: {name!r} is not a valid S3 bucket name ({problem})")
+    return name
+
+
+def log_prefix(value: object, field: str) -> str:
+    """Normalise an S3 key prefix to '' or 'a/b/' (exactly one trailing slash, none leading)."""
+    prefix = _require_str(value, field, allow_empty=True).strip()
+    if prefix.startswith("/"):
+        raise ValidationError(f"{field}: {prefix!r} must not start with '/' (S3 keys have no root)")
+    prefix = prefix.rstrip("/")
+    if not _PREFIX_CHARS.match(prefix):
+        raise ValidationError(
+            f"{field}: {prefix!r} may contain only letters, digits, '/' and !_.()=- "
+            "(wildcards and policy variables would widen the IAM policy)"
+        )
+    parts = prefix.split("/") if prefix else []
+    if any(part in ("", ".", "..") for part in parts):
+        raise ValidationError(f"{field}: {prefix!r} has an empty, '.' or '..' path segment")
+    if len(prefix) > 512:
+        raise ValidationError(f"{field}: longer than 512 characters")
+    return f"{prefix}/" if prefix else ""
+
+
+def role_name(value: object, field: str) -> str:
+    name = _require_str(value, field)
+    if not _ROLE_NAME.match(name):
+        raise ValidationError(
+            f"{field}: {name!r} is not a valid IAM role name (1-64 of letters, digits, +=,.@_-)"
+        )
+    return name
+
+
+def account_id(value: object, field: str) -> str:
+    text = _require_str(str(value) if isinstance(value, int) else value, field)
+    if not _ACCOUNT_ID.match(text):
+        raise ValidationError(
+            f"{field}: {text!r} is not a 12-digit AWS account id (quote it in TOML)"
+        )
+    return text
+
+
+def region(value: object, field: str) -> str:
+    text = _require_str(value, field)
+    if not _REGION.match(text):
+        raise ValidationError(f"{field}: {text!r} is not an AWS region name like 'us-east-1'")
+    return text
+
+
+def iam_user_arn(value: object, field: str) -> str:
+    text = _require_str(value, field)
+    if not _IAM_USER_ARN.match(text):
+        raise ValidationError(f"{field}: {text!r} is not an IAM user ARN")
+    return text
+
+
+def sqs_queue_arn(value: object, field: str) -> str:
+    text = _require_str(value, field)
+    if not _SQS_ARN.match(text):
+        raise ValidationError(f"{field}: {text!r} is not an SQS queue ARN")
+    return text
+
+
+def external_id(value: object, field: str) -> str:
+    text = _require_str(value, field)
+    if not _EXTERNAL_ID.match(text):
+        raise ValidationError(f"{field}: {text!r} is not a valid IAM external id")
+    return text
+
+
+def snowflake_identifier(value: object, field: str) -> str:
+    """Return the name Snowflake stores for `value`.
+
+    Snowflake upper-cases unquoted identifiers, and dbt and the quickstart refer to these objects
+    unquoted, so a plain name like `s3_access_logs_raw` is stored as `S3_ACCESS_LOGS_RAW`. Any
+    other name is kept exactly (Snowflake treats it as case-sensitive); it is always quoted in SQL.
+    """
+    name = _require_str(value, field)
+    if len(name) > 255:
+        raise ValidationError(f"{field}: Snowflake identifiers are at most 255 characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise ValidationError(f"{field}: {name!r} contains control characters")
+    return name.upper() if _UNQUOTED_IDENT.match(name) else name
+
+
+def quote_ident(name: str) -> str:
+    """Quote a stored Snowflake identifier: always quoted, embedded `"` doubled."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """A Snowflake single-quoted string literal; backslash is an escape character there too."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _require_str(value: object, field: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{field}: expected a string, got {type(value).__name__}")
+    if not value and not allow_empty:
+        raise ValidationError(f"{field}: must not be empty")
+    return value
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,451 @@
+"""Stand-ins for the bootstrap tests: a moto server (S3, IAM, SQS), a fakesnow server, and a
+recording double of a Snowflake connection for what fakesnow cannot run.
+
+Import the fixtures into a test module with `from bootstrap_fixtures import *` style imports
+of the names it uses; pytest then finds them as module-level fixtures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from bootstrap.cloud.config import BootstrapConfig, parse_config
+from bootstrap.cloud.snowflake import ConnectorConnection, StatementError
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+REGION = "us-east-1"
+SNOWFLAKE_IAM_USER = "arn:aws:iam::999999999999:user/k7m2-s-v2st0001"
+SNOWFLAKE_EXTERNAL_ID = "MYACCT_SFCRole=2_a1B2c3D4e5F6g7H8i9J0kLmNoPq="
+_STARTUP_TIMEOUT = 60.0
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server on loopback for the whole session (reset before each test that uses it)."""
+    port = _free_port()
+    binary = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + _STARTUP_TIMEOUT
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"moto_server did not start on port {port}")
+            time.sleep(0.2)
+    try:
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # Keep boto3 from reading the developer's ~/.aws files.
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture
+def moto(moto_endpoint: str, aws_env: None) -> str:
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+    return moto_endpoint
+
+
+def aws_clients(endpoint: str) -> dict[str, Any]:
+    session = boto3.session.Session(region_name=REGION)
+    return {name: session.client(name, endpoint_url=endpoint) for name in ("s3", "iam", "sqs")}
+
+
+@pytest.fixture(scope="session")
+def fakesnow_kwargs() -> Iterator[dict[str, Any]]:
+    import fakesnow
+
+    with fakesnow.server() as kwargs:
+        yield kwargs
+
+
+@pytest.fixture
+def fakesnow_connection(fakesnow_kwargs: dict[str, Any]) -> Iterator[ConnectorConnection]:
+    import snowflake.connector
+
+    connection = ConnectorConnection(snowflake.connector.connect(**fakesnow_kwargs))
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def base_config(endpoint: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """A config dict with a unique database, so tests sharing a fakesnow server stay apart."""
+    aws: dict[str, Any] = {
+        "account_id": ACCOUNT_ID,
+        "region": REGION,
+        "log_bucket": "corp-access-logs",
+        "log_prefix": "s3-logs",
+        "source_buckets": ["corp-data", "corp-exports"],
+        "role_name": "snowflake-s3-logs",
+    }
+    if endpoint:
+        aws["endpoint_url"] = endpoint
+    aws.update(overrides.pop("aws", {}))
+    snowflake = {"database": f"DB_{uuid.uuid4().hex[:10].upper()}", "schema": "LOGS"}
+    snowflake.update(overrides.pop("snowflake", {}))
+    return {"aws": aws, "snowflake": snowflake}
+
+
+def make_config(data: dict[str, Any]) -> BootstrapConfig:
+    return parse_config(data)
+
+
+# --- the Snowflake double -------------------------------------------------------------------
+
+_QI = r'"((?:[^"]|"")*)"'
+_QUALIFIED = rf"{_QI}\.{_QI}\.{_QI}"
+_LIT = r"'((?:[^'\\]|\\.)*)'"
+
+
+def _ident(text: str) -> str:
+    return text.replace('""', '"')
+
+
+def _lit(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+class RecordingSnowflake:
+    """Answers the statements fakesnow cannot run, in the shapes Snowflake documents.
+
+    Stateful, so that SHOW/DESC reflect earlier CREATE/ALTER/DROP; records every statement it
+    receives in `statements`. Test knobs: `stage_files`, `list_failures` (how many LISTs fail
+    with an IAM-propagation error first), `pending_files` (quickstart pipe drain), and
+    `pipe_error`.
+    """
+
+    def __init__(
+        self, queue_arn: str = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:sf-snowpipe-q1"
+    ) -> None:
+        self.queue_arn = queue_arn
+        self.statements: list[str] = []
+        self.integrations: dict[str, dict[str, str]] = {}
+        self.stages: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.pipes: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.tasks: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.streams: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.stage_files: list[str] = ["s3-logs/corp-data/2026-01-01-00-00-00-ABCDEF"]
+        self.list_failures = 0
+        self.pending_files = 0
+        self.pipe_error: str | None = None
+
+    # quickstart objects as the quickstart's unquoted SQL would have stored them
+    def add_quickstart(self, database: str, schema: str) -> None:
+        self.pipes[(database, schema, "S3_ACCESS_LOGS_PIPE")] = self._pipe_row(
+            database,
+            schema,
+            "S3_ACCESS_LOGS_PIPE",
+            "copy into s3_access_logs_staging from (SELECT STG.$1, current_timestamp() "
+            "as timestamp FROM @s3_access_logs (FILE_FORMAT => TEXT_FORMAT) STG)",
+            "",
+        )
+        self.streams[(database, schema, "S3_ACCESS_LOGS_STREAM")] = {
+            "name": "S3_ACCESS_LOGS_STREAM",
+            "database_name": database,
+            "schema_name": schema,
+            "table_name": f"{database}.{schema}.S3_ACCESS_LOGS_STAGING",
+            "comment": "",
+        }
+        self.tasks[(database, schema, "S3_ACCESS_LOGS_TRANSFORMATION")] = {
+            "name": "S3_ACCESS_LOGS_TRANSFORMATION",
+            "database_name": database,
+            "schema_name": schema,
+            "state": "started",
+            "comment": "",
+        }
+
+    def _pipe_row(self, db: str, schema: str, name: str, definition: str, comment: str) -> dict:
+        return {
+            "created_on": "2026-01-01 00:00:00.000 -0800",
+            "name": name,
+            "database_name": db,
+            "schema_name": schema,
+            "definition": definition,
+            "owner": "SYSADMIN",
+            "notification_channel": self.queue_arn,
+            "comment": comment,
+            "integration": None,
+            "pattern": None,
+            "error_integration": None,
+            "owner_role_type": "ROLE",
+            "invalid_reason": None,
+            "kind": "STAGE",
+            "_paused": False,
+        }
+
+    def execute(self, sql: str) -> list[dict[str, Any]]:
+        self.statements.append(sql)
+        text = " ".join(sql.split())
+        for pattern, handler in self._handlers():
+            match = re.match(pattern, text, re.IGNORECASE)
+            if match:
+                return handler(*match.groups())
+        raise AssertionError(f"the Snowflake double does not understand: {sql}")
+
+    def _handlers(self) -> list[tuple[str, Any]]:
+        return [
+            (r"SHOW INTEGRATIONS$", self._show_integrations),
+            (
+                rf"CREATE STORAGE INTEGRATION IF NOT EXISTS {_QI} TYPE = EXTERNAL_STAGE "
+                rf"STORAGE_PROVIDER = 'S3' ENABLED = TRUE STORAGE_AWS_ROLE_ARN = {_LIT} "
+                rf"STORAGE_ALLOWED_LOCATIONS = \({_LIT}\) COMMENT = {_LIT}$",
+                self._create_integration,
+            ),
+            (
+                rf"ALTER STORAGE INTEGRATION {_QI} SET STORAGE_AWS_ROLE_ARN = {_LIT} "
+                rf"STORAGE_ALLOWED_LOCATIONS = \({_LIT}\)$",
+                self._alter_integration,
+            ),
+            (rf"DESC INTEGRATION {_QI}$", self._desc_integration),
+            (rf"DROP STORAGE INTEGRATION IF EXISTS {_QI}$", self._drop_integration),
+            (rf"SHOW STAGES IN SCHEMA {_QI}\.{_QI}$", self._shower(self.stages)),
+            (
+                rf"CREATE STAGE IF NOT EXISTS {_QUALIFIED} URL = {_LIT} STORAGE_INTEGRATION = "
+                rf"{_QI} FILE_FORMAT = {_QUALIFIED} COMMENT = {_LIT}$",
+                self._create_stage,
+            ),
+            (rf"LIST @{_QUALIFIED}$", self._list),
+            (rf"DROP STAGE IF EXISTS {_QUALIFIED}$", self._dropper(self.stages)),
+            (rf"SHOW PIPES IN SCHEMA {_QI}\.{_QI}$", self._shower(self.pipes)),
+            (
+                rf"CREATE PIPE IF NOT EXISTS {_QUALIFIED} AUTO_INGEST = TRUE COMMENT = {_LIT} "
+                r"AS (COPY INTO .*)$",
+                self._create_pipe,
+            ),
+            (rf"ALTER PIPE {_QUALIFIED} SET PIPE_EXECUTION_PAUSED = TRUE$", self._pause),
+            (rf"ALTER PIPE {_QUALIFIED} REFRESH(?: MODIFIED_AFTER = {_LIT})?$", self._refresh),
+            (rf"SELECT SYSTEM\$PIPE_STATUS\({_LIT}\) AS status$", self._pipe_status),
+            (rf"DROP PIPE IF EXISTS {_QUALIFIED}$", self._dropper(self.pipes)),
+            (rf"SHOW TASKS IN SCHEMA {_QI}\.{_QI}$", self._shower(self.tasks)),
+            (rf"ALTER TASK {_QUALIFIED} SUSPEND$", self._suspend),
+            (rf"SHOW STREAMS IN SCHEMA {_QI}\.{_QI}$", self._shower(self.streams)),
+            (rf"DROP FILE FORMAT IF EXISTS {_QUALIFIED}$", lambda *_: []),
+        ]
+
+    @staticmethod
+    def _key(db: str, schema: str, name: str) -> tuple[str, str, str]:
+        return _ident(db), _ident(schema), _ident(name)
+
+    def _show_integrations(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": name,
+                "type": "EXTERNAL_STAGE",
+                "category": "STORAGE",
+                "enabled": "true",
+                "comment": props["COMMENT"],
+                "created_on": "2026-01-01 00:00:00.000 -0800",
+            }
+            for name, props in self.integrations.items()
+        ]
+
+    def _create_integration(self, name: str, role: str, location: str, comment: str) -> list:
+        name = _ident(name)
+        if name not in self.integrations:
+            self.integrations[name] = {
+                "ENABLED": "true",
+                "STORAGE_PROVIDER": "S3",
+                "STORAGE_ALLOWED_LOCATIONS": _lit(location),
+                "STORAGE_BLOCKED_LOCATIONS": "",
+                "STORAGE_AWS_IAM_USER_ARN": SNOWFLAKE_IAM_USER,
+                "STORAGE_AWS_ROLE_ARN": _lit(role),
+                "STORAGE_AWS_EXTERNAL_ID": SNOWFLAKE_EXTERNAL_ID,
+                "COMMENT": _lit(comment),
+            }
+        return [{"status": f"Integration {name} successfully created."}]
+
+    def _alter_integration(self, name: str, role: str, location: str) -> list:
+        props = self._integration(name)
+        props["STORAGE_AWS_ROLE_ARN"] = _lit(role)
+        props["STORAGE_ALLOWED_LOCATIONS"] = _lit(location)
+        return [{"status": "Statement executed successfully."}]
+
+    def _integration(self, name: str) -> dict[str, str]:
+        name = _ident(name)
+        if name not in self.integrations:
+            raise StatementError("", f"SQL compilation error: Integration '{name}' does not exist")
+        return self.integrations[name]
+
+    def _desc_integration(self, name: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "property": key,
+                "property_type": "Boolean" if key == "ENABLED" else "String",
+                "property_value": value,
+                "property_default": "",
+            }
+            for key, value in self._integration(name).items()
+        ]
+
+    def _drop_integration(self, name: str) -> list:
+        self.integrations.pop(_ident(name), None)
+        return [{"status": "dropped"}]
+
+    def _shower(self, store: dict) -> Any:
+        def show(db: str, schema: str) -> list[dict[str, Any]]:
+            return [
+                {k: v for k, v in row.items() if not k.startswith("_")}
+                for (d, s, _), row in store.items()
+                if (d, s) == (_ident(db), _ident(schema))
+            ]
+
+        return show
+
+    def _dropper(self, store: dict) -> Any:
+        def drop(db: str, schema: str, name: str) -> list:
+            store.pop(self._key(db, schema, name), None)
+            return [{"status": "dropped"}]
+
+        return drop
+
+    def _create_stage(self, db, schema, name, url, integration, *rest) -> list:
+        key = self._key(db, schema, name)
+        self.stages.setdefault(
+            key,
+            {
+                "name": key[2],
+                "database_name": key[0],
+                "schema_name": key[1],
+                "url": _lit(url),
+                "has_credentials": "N",
+                "storage_integration": _ident(integration),
+                "comment": _lit(rest[-1]),
+                "type": "EXTERNAL",
+                "cloud": "AWS",
+            },
+        )
+        return [{"status": "Stage area successfully created."}]
+
+    def _list(self, db: str, schema: str, name: str) -> list[dict[str, Any]]:
+        if self._key(db, schema, name) not in self.stages:
+            raise StatementError("", f"SQL compilation error: Stage '{name}' does not exist")
+        if self.list_failures:
+            self.list_failures -= 1
+            raise StatementError(
+                "",
+                "Failure using stage area. Cause: [Access Denied (Status Code: 403; "
+                "Error Code: AccessDenied)]",
+            )
+        return [{"name": f"s3://bucket/{f}", "size": 10, "md5": "x"} for f in self.stage_files]
+
+    def _create_pipe(self, db, schema, name, comment, definition) -> list:
+        key = self._key(db, schema, name)
+        if key not in self.pipes:
+            self.pipes[key] = self._pipe_row(*key, definition, _lit(comment))
+        return [{"status": f"Pipe {key[2]} successfully created."}]
+
+    def _pause(self, db: str, schema: str, name: str) -> list:
+        self.pipes[self._key(db, schema, name)]["_paused"] = True
+        return [{"status": "Statement executed successfully."}]
+
+    def _refresh(self, db: str, schema: str, name: str, modified_after: str | None) -> list:
+        assert self._key(db, schema, name) in self.pipes
+        return [{"file": f, "status": "SENT"} for f in self.stage_files]
+
+    def _pipe_status(self, qualified: str) -> list[dict[str, Any]]:
+        match = re.fullmatch(_QUALIFIED, _lit(qualified))
+        assert match, qualified
+        row = self.pipes[self._key(*match.groups())]
+        pending = self.pending_files
+        self.pending_files = max(0, self.pending_files - 1)
+        status: dict[str, Any] = {
+            "executionState": "PAUSED" if row["_paused"] else "RUNNING",
+            "pendingFileCount": pending,
+            "notificationChannelName": self.queue_arn,
+            "numOutstandingMessagesOnChannel": 0,
+        }
+        if self.pipe_error:
+            status["error"] = self.pipe_error
+        return [{"status": json.dumps(status)}]
+
+    def _suspend(self, db: str, schema: str, name: str) -> list:
+        self.tasks[self._key(db, schema, name)]["state"] = "suspended"
+        return [{"status": "Statement executed successfully."}]
+
+
+_DOUBLE_ONLY = re.compile(
+    r"^\s*(?:(?:CREATE|ALTER|DROP|SHOW|DESC)\s+(?:STORAGE\s+INTEGRATION|INTEGRATIONS?|STAGES?|"
+    r"PIPES?|TASKS?|STREAMS?)\b|LIST\s+@|DROP\s+FILE\s+FORMAT\b|SELECT\s+SYSTEM\$PIPE_STATUS)",
+    re.IGNORECASE,
+)
+
+
+class SplitConnection:
+    """Sends tables, file formats and queries to fakesnow, the rest to the double.
+
+    `statements` records every statement in order, whichever side ran it.
+    """
+
+    def __init__(self, fakesnow: ConnectorConnection, double: RecordingSnowflake) -> None:
+        self.fakesnow = fakesnow
+        self.double = double
+        self.statements: list[str] = []
+
+    def execute(self, sql: str) -> list[dict[str, Any]]:
+        self.statements.append(sql)
+        if _DOUBLE_ONLY.match(sql):
+            return self.double.execute(sql)
+        return self.fakesnow.execute(sql)
+
+
+@pytest.fixture
+def snowflake_double() -> RecordingSnowflake:
+    return RecordingSnowflake()
+
+
+def prepare_schema(fakesnow: ConnectorConnection, config: BootstrapConfig) -> None:
+    """The database and schema the user is expected to have created."""
+    sf = config.snowflake
+    fakesnow.execute(f'CREATE DATABASE IF NOT EXISTS "{sf.database}"')
+    fakesnow.execute(f"CREATE SCHEMA IF NOT EXISTS {sf.schema_sql}")
+
+
+def no_sleep(_seconds: float) -> None:
+    """Backoff waits are real in production and skipped in tests."""
