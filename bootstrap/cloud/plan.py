@@ -311,7 +311,8 @@ def migrated_high_water_sql(sf: SnowflakeConfig) -> str:
     # Rows from the quickstart pipe have no file name. A file loaded by it was modified before
     # it was loaded, so files modified after the latest of these rows were never loaded by it.
     return (
-        f"SELECT MAX(loaded_at) AS high_water FROM {sf.qualified(sf.raw_table)} "
+        "SELECT COUNT(*) AS migrated_rows, MAX(loaded_at) AS high_water "
+        f"FROM {sf.qualified(sf.raw_table)} "
         "WHERE file_name IS NULL"
     )
 

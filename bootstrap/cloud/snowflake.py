@@ -365,7 +365,9 @@ class SnowflakeSide:
 
     def migrated_high_water(self) -> str | None:
         rows = self.run(plan.migrated_high_water_sql(self.sf))
-        value = rows[0].get("high_water") if rows else None
+        if not rows or not rows[0].get("migrated_rows"):
+            return None
+        value = rows[0].get("high_water")
         if value is None:
             return None
         return value.isoformat() if hasattr(value, "isoformat") else str(value)

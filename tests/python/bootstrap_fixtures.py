@@ -24,8 +24,10 @@ from typing import Any
 import boto3
 import pytest
 
+from bootstrap.cloud.apply import apply
+from bootstrap.cloud.aws import AwsSide
 from bootstrap.cloud.config import BootstrapConfig, parse_config
-from bootstrap.cloud.snowflake import ConnectorConnection, StatementError
+from bootstrap.cloud.snowflake import ConnectorConnection, SnowflakeSide, StatementError
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -449,3 +451,42 @@ def prepare_schema(fakesnow: ConnectorConnection, config: BootstrapConfig) -> No
 
 def no_sleep(_seconds: float) -> None:
     """Backoff waits are real in production and skipped in tests."""
+
+
+class Deployment:
+    """One account pair: moto clients, the Snowflake split connection, and the sides over them."""
+
+    def __init__(self, endpoint: str, fakesnow: Any, double: RecordingSnowflake, **over: Any):
+        self.clients = aws_clients(endpoint)
+        self.config: BootstrapConfig = make_config(base_config(endpoint, **over))
+        prepare_schema(fakesnow, self.config)
+        self.connection = SplitConnection(fakesnow, double)
+        self.double = double
+        self.session = boto3.session.Session(region_name=REGION)
+        self.aws = AwsSide(self.config, self.session)
+        self.sf = SnowflakeSide(self.config, self.connection)
+        self.log: list[str] = []
+
+    def create_buckets(self) -> None:
+        s3, sqs = self.clients["s3"], self.clients["sqs"]
+        for bucket in (self.config.aws.log_bucket, *self.config.aws.source_buckets):
+            s3.create_bucket(Bucket=bucket)
+        # Snowflake owns the pipe's queue; in moto it has to exist for S3 to accept it.
+        queue_url = sqs.create_queue(QueueName="sf-snowpipe-q1")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        self.double.queue_arn = arn["Attributes"]["QueueArn"]
+        self.clients["sns"] = self.session.client("sns", endpoint_url=self.config.aws.endpoint_url)
+        self.clients["sns"].create_topic(Name="reports")
+
+    def apply(self) -> list:
+        return apply(self.config, self.aws, self.sf, self.log.append, sleep=no_sleep)
+
+    def notifications(self) -> dict[str, Any]:
+        return self.aws.notification_configuration()
+
+
+@pytest.fixture
+def deployment(moto: str, fakesnow_connection: Any, snowflake_double: RecordingSnowflake):
+    dep = Deployment(moto, fakesnow_connection, snowflake_double)
+    dep.create_buckets()
+    return dep
