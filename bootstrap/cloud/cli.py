@@ -184,7 +184,7 @@ def destroy_command(ctx: click.Context, config_path: str, yes: bool) -> None:
     Removes apply's bucket notification (the bucket's other notifications stay), the pipe,
     stage, file format and integration (only those carrying apply's comment), the IAM role
     (only if tagged by apply), logging on the source buckets (only where it points at the
-    configured prefix) and apply's bucket-policy statement. Keeps the raw table and its rows.
+    configured prefix) and apply's bucket-policy statements. Keeps the raw table and its rows.
     """
     config = _load(config_path)
     if not yes:

@@ -11,7 +11,14 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bootstrap.cloud.config import MARKER, AwsConfig, BootstrapConfig, SnowflakeConfig
+from bootstrap.cloud.config import (
+    MARKER,
+    TAG_KEY,
+    TAG_VALUE,
+    AwsConfig,
+    BootstrapConfig,
+    SnowflakeConfig,
+)
 from bootstrap.cloud.names import quote_ident, quote_literal
 
 # Values apply only learns from Snowflake part-way through; plan shows where they go.
@@ -389,7 +396,7 @@ def build_plan(config: BootstrapConfig) -> list[Action]:
         ),
         Action(
             "aws",
-            f"IAM CreateRole {aws.role_name} (tag {'managed-by'}=s3logs-bootstrap) with this trust "
+            f"IAM CreateRole {aws.role_name} (tag {TAG_KEY}={TAG_VALUE}) with this trust "
             "policy, or UpdateAssumeRolePolicy if the role exists",
             _json(trust_policy(IAM_USER_ARN_PLACEHOLDER, EXTERNAL_ID_PLACEHOLDER)),
             "json",
