@@ -291,9 +291,9 @@ def _parse_fast(line: str) -> tuple | None:
         if tail[0]:  # text glued to the closing quote of the user-agent
             return None
         n = len(tail)
-        if n > 11:
+        if n > 11:  # the leading "" and fields 17-26, then fields AWS has not documented yet
             tail[11:] = [" ".join(tail[11:])]
-        elif n < 11:
+        else:
             tail.extend(_NULL_TAIL[n - 1 :])
         tail = list(map(_NULLS.get, tail, tail))
         del tail[0]
