@@ -1,0 +1,247 @@
+"""`s3logs parse`: files or stdin in, one JSON object (or CSV row) per input line out.
+
+Spec: reads files and stdin (`-` or no argument), `.gz` transparently; one output record per
+input line in input order, with the contract and derived columns; timestamps ISO 8601 UTC with
+`Z`; a rejected line gives {"error", "line_number", "raw"}; a summary on stderr; `--format csv`;
+exit 0 even with rejections; a clear message (no traceback) and a non-zero exit for a file that
+cannot be read.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bootstrap.parser import CONTRACT_COLUMNS, DERIVED_COLUMNS
+
+parse_cmd = pytest.importorskip("bootstrap.parse_cmd")
+parse = parse_cmd.parse
+
+REPO = Path(__file__).resolve().parents[2]
+OWNER = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d"
+VALID = (
+    f"{OWNER} media-assets [21/Jun/2024:06:15:00 +0530] 192.0.2.44 - 1A2B3C4D5E6F7A8B "
+    'REST.GET.OBJECT img/cat%20photo.png "GET /media-assets/img/cat%20photo.png HTTP/1.1" '
+    '304 - - 51200 9 - "https://shop.example.com/" "Mozilla/5.0 (X11; Linux) \\"beta\\""'
+)
+OLD = (
+    f"{OWNER} media-assets [21/Jun/2024:23:59:59 -0100] - svc:s3.amazonaws.com 9Z8Y7X6W5V4U3T2S "
+    'S3.EXPIRE.OBJECT tmp/x.bin "-" - - - 10 - - "-" "-"'
+)
+BAD = "this line is not a log record"
+EXPECTED_VALID = {
+    "bucket_owner": OWNER,
+    "bucket": "media-assets",
+    "requested_at": "2024-06-21T00:45:00Z",
+    "remote_ip": "192.0.2.44",
+    "requester": None,
+    "request_id": "1A2B3C4D5E6F7A8B",
+    "operation": "REST.GET.OBJECT",
+    "key": "img/cat%20photo.png",
+    "request_uri": "GET /media-assets/img/cat%20photo.png HTTP/1.1",
+    "http_status": 304,
+    "error_code": None,
+    "bytes_sent": None,
+    "object_size": 51200,
+    "total_time_ms": 9,
+    "turnaround_time_ms": None,
+    "referer": "https://shop.example.com/",
+    "user_agent": 'Mozilla/5.0 (X11; Linux) \\"beta\\"',
+    **dict.fromkeys(CONTRACT_COLUMNS[17:]),
+    "object_key": "img/cat photo.png",
+    "http_method": "GET",
+    "request_path": "/media-assets/img/cat%20photo.png",
+    "request_query": None,
+    "http_version": "HTTP/1.1",
+    "requester_type": "anonymous",
+    "requester_account_id": None,
+    "operation_interface": "REST",
+    "operation_verb": "GET",
+    "operation_resource": "OBJECT",
+}
+KEYS = set(CONTRACT_COLUMNS) | set(DERIVED_COLUMNS)
+
+
+def run(args, stdin=None):
+    return CliRunner().invoke(parse, args, input=stdin, catch_exceptions=False)
+
+
+def objects(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+@pytest.fixture
+def log_file(tmp_path) -> Path:
+    path = tmp_path / "2024-06-21-00-00-00-ABCDEF0123456789"
+    path.write_text(f"{VALID}\n{BAD}\n{OLD}\n", encoding="utf-8")
+    return path
+
+
+def test_file_gives_one_json_object_per_line_in_input_order(log_file):
+    result = run([str(log_file)])
+    assert result.exit_code == 0
+    out = objects(result.stdout)
+    assert len(out) == 3
+    assert set(out[0]) >= KEYS
+    assert {k: out[0][k] for k in KEYS} == EXPECTED_VALID
+    assert {"error", "line_number", "raw"} <= set(out[1])
+    assert out[2]["operation"] == "S3.EXPIRE.OBJECT"
+    assert out[2]["requested_at"] == "2024-06-22T00:59:59Z"
+    assert out[2]["remote_ip"] is None
+    assert out[2]["object_size"] == 10
+
+
+def test_rejected_line_gives_error_line_number_and_raw(log_file):
+    bad = objects(run([str(log_file)]).stdout)[1]
+    assert bad["line_number"] == 2
+    assert bad["raw"] == BAD
+    assert bad["error"] == "no bracketed time field"
+
+
+def test_timestamps_are_iso_8601_utc_with_z(log_file):
+    for obj in objects(run([str(log_file)]).stdout):
+        if "error" not in obj:
+            stamp = obj["requested_at"]
+            assert stamp.endswith("Z")
+            assert len(stamp) == len("2024-06-21T00:45:00Z")
+            assert stamp[10] == "T"
+
+
+def test_exit_status_is_zero_with_rejections(log_file):
+    assert run([str(log_file)]).exit_code == 0
+
+
+def test_summary_goes_to_stderr_not_stdout(log_file):
+    result = run([str(log_file)])
+    assert "2 parsed" in result.stderr
+    assert "1 rejected" in result.stderr
+    assert all(line.startswith("{") for line in result.stdout.splitlines())
+
+
+def test_reads_stdin_without_a_file_argument():
+    result = run([], stdin=f"{VALID}\n{BAD}\n")
+    assert result.exit_code == 0
+    out = objects(result.stdout)
+    assert [("error" in o) for o in out] == [False, True]
+    assert {k: out[0][k] for k in KEYS} == EXPECTED_VALID
+
+
+def test_reads_stdin_for_dash():
+    result = run(["-"], stdin=f"{OLD}\r\n")
+    assert result.exit_code == 0
+    (obj,) = objects(result.stdout)
+    assert obj["bucket"] == "media-assets"
+    assert obj["user_agent"] is None
+
+
+def test_gzip_file_is_read_transparently(tmp_path):
+    path = tmp_path / "log.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write(f"{VALID}\n{OLD}\n")
+    result = run([str(path)])
+    assert result.exit_code == 0
+    out = objects(result.stdout)
+    assert len(out) == 2
+    assert {k: out[0][k] for k in KEYS} == EXPECTED_VALID
+
+
+def test_several_files_keep_file_order_and_count_lines_per_file(tmp_path, log_file):
+    second = tmp_path / "second.log"
+    second.write_text(f"{BAD}\n{VALID}\n", encoding="utf-8")
+    out = objects(run([str(log_file), str(second)]).stdout)
+    assert len(out) == 5
+    assert [o.get("line_number") for o in out] == [None, 2, None, 1, None]
+    assert out[4]["bucket"] == "media-assets"
+
+
+def test_csv_format_has_a_header_and_one_row_per_line(log_file):
+    result = run(["--format", "csv", str(log_file)])
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 3
+    assert KEYS | {"error", "line_number", "raw"} <= set(rows[0])
+    assert rows[0]["bucket"] == "media-assets"
+    assert rows[0]["requested_at"] == "2024-06-21T00:45:00Z"
+    assert rows[0]["http_status"] == "304"
+    assert rows[0]["user_agent"] == 'Mozilla/5.0 (X11; Linux) \\"beta\\"'
+    assert rows[1]["error"] == "no bracketed time field"
+    assert rows[1]["line_number"] == "2"
+    assert rows[1]["raw"] == BAD
+    assert rows[1]["bucket"] == ""
+
+
+def test_missing_file_exits_non_zero_with_a_clear_message(tmp_path):
+    missing = tmp_path / "nope.log"
+    result = CliRunner().invoke(parse, [str(missing)])
+    assert result.exit_code != 0
+    assert str(missing) in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_directory_is_rejected_without_a_traceback(tmp_path):
+    result = CliRunner().invoke(parse, [str(tmp_path)])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read a file without read permission")
+def test_unreadable_file_exits_non_zero_with_a_clear_message(log_file):
+    log_file.chmod(0)
+    result = CliRunner().invoke(parse, [str(log_file)])
+    assert result.exit_code != 0
+    assert str(log_file) in result.stderr
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_corrupt_gzip_exits_non_zero_without_a_traceback(tmp_path):
+    path = tmp_path / "broken.gz"
+    path.write_bytes(gzip.compress((VALID + "\n").encode() * 50)[:60])
+    result = CliRunner().invoke(parse, [str(path)])
+    assert result.exit_code != 0
+    assert str(path) in result.stderr
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_missing_file_in_a_real_process_prints_no_traceback(tmp_path):
+    missing = tmp_path / "missing.log.gz"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bootstrap.cli", "parse", str(missing)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert str(missing) in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_real_process_reads_stdin_and_writes_json_lines():
+    proc = subprocess.run(
+        [sys.executable, "-m", "bootstrap.cli", "parse"],
+        input=f"{VALID}\n{BAD}\n",
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = objects(proc.stdout)
+    assert {k: out[0][k] for k in KEYS} == EXPECTED_VALID
+    assert out[1] == {"error": "no bracketed time field", "line_number": 2, "raw": BAD}
+    assert "1 rejected" in proc.stderr
