@@ -95,6 +95,7 @@ _MONTHS = {
 _ACL = {"Yes": True, "No": False}
 _INT_FIELDS = {9: "http_status", 11: "bytes_sent", 12: "object_size"}
 _INT_FIELDS.update({13: "total_time_ms", 14: "turnaround_time_ms"})
+_MAX_DIGITS = {9: 9, 11: 18, 12: 18, 13: 9, 14: 9}  # integer columns: 9 digits; bigint: 18
 _NULL_TAIL = (None,) * (KNOWN_FIELDS - MIN_FIELDS + 1)  # fields 17-26 and extra_fields
 _TIME_CACHE: dict[str, _dt.datetime] = {}
 _MINUTE_CACHE: dict[str, _dt.datetime] = {}
@@ -151,9 +152,11 @@ def _null(v: str) -> str | None:
 def _int(v: str, index: int) -> int | None:
     if v == "-" or not v:
         return None
-    if v.isdigit() and v.isascii():
-        return int(v)
-    raise _Reject(f"{_INT_FIELDS[index]} {_clip(v)!r} is not a non-negative integer")
+    if not (v.isdigit() and v.isascii()):
+        raise _Reject(f"{_INT_FIELDS[index]} {_clip(v)!r} is not a non-negative integer")
+    if len(v) > _MAX_DIGITS[index]:  # must fit the SQL integer / bigint column
+        raise _Reject(f"{_INT_FIELDS[index]} {_clip(v)!r} is out of range")
+    return int(v)
 
 
 def _clip(v: str, n: int = 40) -> str:
@@ -221,7 +224,7 @@ def _record(head: list[str], uri, mid: list[str], referer, agent, tail: list[str
         if len(tail) > 10:
             extra = " ".join(tail[10:])
             tail = [None if v == "-" or not v else v for v in tail[:10]]
-            tail.append(extra or None)
+            tail.append(None if extra == "-" or not extra else extra)
         else:
             tail = [None if v == "-" or not v else v for v in tail]
             tail.extend(_NULL_TAIL[len(tail) :])
@@ -283,6 +286,11 @@ def _parse_fast(line: str) -> tuple | None:
         and (total == "-" or total.isdigit())
         and (turn == "-" or turn.isdigit())
         and error
+        and len(status) < 10
+        and len(total) < 10
+        and len(turn) < 10
+        and len(sent) < 19
+        and len(size) < 19
     ):
         return None
     tail = p[6]
