@@ -13,8 +13,9 @@ What is *unambiguous* in the format, and so what the round-trip strategy may gen
   but not a `" "` of its own, nor end with `" ` (which would form one with the delimiter);
 - the user-agent may contain anything, including `" "` and text that looks like log syntax;
 - `-`, `"-"` and empty values mean null, so a non-null value is never `-` or empty;
-- extra_fields (everything after field 26) is kept verbatim; a lone `-` there is excluded here
-  and has its own golden test, because its meaning (null or verbatim) is the one open question.
+- extra_fields (everything after field 26) is kept verbatim, except that a lone `-` there is
+  null like any other field (its own golden test), so the generator never writes a lone `-`;
+- numbers fit their SQL column (integer / bigint); larger ones are rejected (golden tests).
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ unquoted = st.one_of(
     st.text(st.sampled_from("abcXYZ019/.-_:@=+%"), min_size=1, max_size=24),
     st.text(_any_char, min_size=1, max_size=24),
 ).filter(_no_space_or_quote)
-digits = st.integers(min_value=0, max_value=10**12)
+# values that fit their SQL column: integer (9 digits always fit 32 bits) and bigint (18 digits)
+digits = st.integers(min_value=0, max_value=10**18 - 1)
+small = st.integers(min_value=0, max_value=10**9 - 1)
 status = st.integers(min_value=0, max_value=999)
 times = st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2199, 12, 31)).map(
     lambda t: t.replace(microsecond=0)
@@ -112,10 +115,10 @@ def records(draw) -> tuple[tuple, int]:
         draw(st.one_of(st.none(), quoted_text)),  # request_uri
         draw(st.one_of(st.none(), status)),
         draw(opt),  # error_code
-        draw(st.one_of(st.none(), digits)),
-        draw(st.one_of(st.none(), digits)),
-        draw(st.one_of(st.none(), digits)),
-        draw(st.one_of(st.none(), digits)),
+        draw(st.one_of(st.none(), digits)),  # bytes_sent
+        draw(st.one_of(st.none(), digits)),  # object_size
+        draw(st.one_of(st.none(), small)),  # total_time_ms
+        draw(st.one_of(st.none(), small)),  # turnaround_time_ms
         draw(st.one_of(st.none(), quoted_text.filter(_referer_is_unambiguous))),
         draw(st.one_of(st.none(), quoted_text)),  # user_agent: anything
     ]
