@@ -15,6 +15,8 @@ from bootstrap import __version__
 _COMMANDS: list[tuple[str, str]] = [
     ("bootstrap.parse_cmd", "parse"),
     ("bootstrap.cloud.cli", "bootstrap"),
+    ("bootstrap.loader", "load"),
+    ("bootstrap.demo_data", "demo_data"),
 ]
 
 

@@ -193,3 +193,38 @@ def lines(
             if shape > 0.97:
                 rec = rec[:27] + ("future-field-1 -",)
         yield format_line(rec, fields), rec
+
+
+def shaped(rng: random.Random, rec: tuple) -> tuple[tuple, int]:
+    """A record in one of the shapes AWS has written over the years, as `lines` mixes them:
+    (record with the fields that shape lacks set to None, field count for `format_line`)."""
+    shape = rng.random()
+    if shape < 0.1:
+        return rec[:17] + (None,) * 11, 17  # the oldest records end at the user-agent
+    if shape < 0.2:
+        return rec[:25] + (None,) * 3, 25
+    rec = rec[:25] + (rng.choice((None, True)), rng.choice((None, "us-west-2"))) + rec[27:]
+    if shape > 0.97:
+        rec = rec[:27] + ("future-field-1 -",)
+    return rec, 27
+
+
+_GARBAGE = [
+    "<html><head><title>503 Service Unavailable</title></head></html>",
+    '{"eventVersion":"1.09","eventSource":"s3.amazonaws.com","eventName":"GetObject"}',
+    "\ufffd\ufffd\x1b[0m\ufffdPK\x03\x04 binary noise",
+    "-",
+]
+
+
+def malformed(rng: random.Random, line: str) -> str:
+    """A line the parser must reject: `line` truncated in transit, a broken time, or garbage."""
+    roll = rng.random()
+    if roll < 0.5:
+        # Cut before the referer, so fewer than 17 fields remain whatever the record shape.
+        cut = rng.randrange(8, line.index('"', line.index('"') + 1))
+        return line[:cut].rstrip()
+    if roll < 0.75:
+        start = line.index("[")
+        return line[: start + 1] + "32/Foo" + line[start + 7 :]
+    return rng.choice(_GARBAGE)

@@ -1,0 +1,425 @@
+"""`s3logs demo-data`: a realistic multi-day S3 server access log set with planted incidents.
+
+The folder looks like a log bucket that several source buckets deliver to: some buckets with
+the simple key layout (`s3-access/<bucket>/YYYY-mm-DD-HH-MM-SS-Unique`), some date-partitioned
+(`s3-partitioned/<account>/<region>/<bucket>/YYYY/MM/DD/YYYY-mm-DD-HH-MM-SS-Unique`), one object
+per bucket per five minutes of traffic, some gzipped. Records come from `synth.record` and are
+written with `parser.format_line`, so every line but the deliberately malformed ones parses.
+
+Traffic follows a daily curve; each principal works from a few home IPs with one client. On top
+of it sit four incidents whose ground truth goes to `incidents.json` beside the logs:
+a delete burst, a download burst from a new IP, an access-denied scan, and anonymous reads of
+one object. Delivery is best-effort as in AWS: a few records arrive hours late or twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from bootstrap import synth
+from bootstrap.parser import format_line
+
+DEFAULT_OUT = "data/demo-logs"
+DEFAULT_START = dt.datetime(2026, 3, 2)  # fixed, so that a seed always gives the same bytes
+REGION = "us-east-1"
+SLOT = dt.timedelta(minutes=5)
+MARKER = "incidents.json"
+
+# (bucket, key layout, share of the traffic)
+BUCKETS = [
+    ("acme-data-lake", "partitioned", 0.40),
+    ("acme-web-assets", "simple", 0.30),
+    ("acme-finance-exports", "partitioned", 0.15),
+    ("acme-backups", "simple", 0.15),
+]
+PUBLIC_BUCKET = "acme-web-assets"
+_OP = {op[0]: op for op in synth.OPERATIONS}
+_OP_WEIGHTS = [op[4] for op in synth.OPERATIONS]
+# (status, error code, bytes sent) and their shares of the requests that have a status.
+_ERRORS = [
+    ((403, "AccessDenied", 243), 0.03),
+    ((404, "NoSuchKey", 309), 0.015),
+    ((503, "SlowDown", 233), 0.003),
+    ((500, "InternalError", 231), 0.001),
+]
+_LATE_SHARE = 0.005  # records delivered one to three hours late
+_DUPLICATE_SHARE = 0.001  # records delivered twice
+_MALFORMED_SHARE = 0.0003
+_GZIP_SHARE = 0.125
+
+
+@dataclass(frozen=True)
+class _Actor:
+    requester: str | None
+    ips: tuple[str, ...]
+    user_agent: str
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    folder: Path
+    objects: int
+    lines: int
+    malformed_lines: int
+    incidents: list[dict]
+
+
+def _iso(at: dt.datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _diurnal(at: dt.datetime) -> float:
+    """Relative traffic by hour of day: quiet nights, a working-day peak."""
+    hour = at.hour + at.minute / 60
+    return 0.25 + (1.0 if 8 <= hour < 19 else 0.35 if 6 <= hour < 22 else 0.0)
+
+
+def _actors(rng: random.Random) -> list[_Actor]:
+    actors = []
+    for requester in synth.principals(rng):
+        ips = tuple(synth.ip(rng) for _ in range(rng.randint(1, 3)))
+        actors.append(_Actor(requester, ips, rng.choice(synth.USER_AGENTS)))
+    return actors
+
+
+def _background(
+    rng: random.Random,
+    when: dt.datetime,
+    bucket: str,
+    actors: list[_Actor],
+    keys: list[str],
+) -> tuple:
+    actor = rng.choice(actors)
+    if actor.requester is None:
+        if bucket != PUBLIC_BUCKET:  # only the website bucket is public
+            actor = rng.choice(actors[1:])
+        operation = _OP["REST.GET.OBJECT" if rng.random() < 0.85 else "REST.HEAD.OBJECT"]
+    else:
+        operation = rng.choices(synth.OPERATIONS, _OP_WEIGHTS)[0]
+    status = error = sent = None
+    if operation[1] is not None:
+        roll = rng.random()
+        for (code, name, size), share in _ERRORS:
+            if roll < share:
+                status, error, sent = code, name, size
+                break
+            roll -= share
+    return synth.record(
+        rng,
+        when,
+        bucket,
+        actor.requester,
+        rng.choice(actor.ips),
+        operation=operation,
+        object_key=rng.choice(keys),
+        status=status,
+        error_code=error,
+        bytes_sent=sent,
+        user_agent=actor.user_agent,
+    )
+
+
+def _incidents(
+    rng: random.Random, start: dt.datetime, days: int, actors: list[_Actor]
+) -> tuple[list[dict], list[tuple[dt.datetime, str, tuple]]]:
+    """The planted incidents: their ground truth and their (time, bucket, record) entries."""
+    day = start + dt.timedelta(days=min(1, days - 1))
+    by_requester = {a.requester: a for a in actors}
+    truths: list[dict] = []
+    entries: list[tuple[dt.datetime, str, tuple]] = []
+
+    def plant(truth: dict, records: list[tuple[dt.datetime, tuple]]) -> None:
+        times = [at for at, _ in records]
+        truth.update(start=_iso(min(times)), end=_iso(max(times)), requests=len(records))
+        truths.append(truth)
+        entries.extend((at, truth["bucket"], rec) for at, rec in records)
+
+    def spread(begin: dt.datetime, minutes: int, n: int) -> list[dt.datetime]:
+        seconds = minutes * 60
+        return sorted(begin + dt.timedelta(seconds=rng.randrange(seconds)) for _ in range(n))
+
+    # (a) one principal deletes hundreds of objects in a few minutes
+    who = by_requester[
+        f"arn:aws:sts::{synth.ACCOUNT}:assumed-role/data-engineer/jane.doe@example.com"
+    ]
+    bucket = "acme-data-lake"
+    records = [
+        (
+            at,
+            synth.record(
+                rng,
+                at,
+                bucket,
+                who.requester,
+                who.ips[0],
+                _OP["REST.DELETE.OBJECT"],
+                user_agent=who.user_agent,
+            ),
+        )
+        for at in spread(day.replace(hour=2, minute=13), 12, 400)
+    ]
+    plant(
+        {
+            "id": "delete_burst",
+            "description": "one principal deletes 400 objects in 12 minutes",
+            "bucket": bucket,
+            "principal": who.requester,
+            "remote_ip": who.ips[0],
+            "operation": "REST.DELETE.OBJECT",
+        },
+        records,
+    )
+
+    # (b) stolen credentials download gigabytes from an address never seen before. synth.ip never
+    # yields 185.0.0.0/8, so this IP is new to the whole log set.
+    who = by_requester[f"arn:aws:iam::{synth.ACCOUNT}:user/analyst-03"]
+    bucket, new_ip = "acme-finance-exports", "185.220.101.47"
+    records = []
+    for at in spread(day.replace(hour=3, minute=40), 25, 300):
+        size = rng.randrange(20_000_000, 400_000_000)
+        rec = synth.record(
+            rng,
+            at,
+            bucket,
+            who.requester,
+            new_ip,
+            _OP["REST.GET.OBJECT"],
+            status=200,
+            bytes_sent=size,
+            user_agent="python-requests/2.31.0",
+        )
+        records.append((at, rec[:12] + (size,) + rec[13:]))
+    plant(
+        {
+            "id": "download_burst",
+            "description": "300 large GETs from an IP never seen before",
+            "bucket": bucket,
+            "principal": who.requester,
+            "remote_ip": new_ip,
+            "operation": "REST.GET.OBJECT",
+            "bytes_sent": sum(r[11] for _, r in records),
+        },
+        records,
+    )
+
+    # (c) an outside principal probes many keys and is denied every time
+    scanner, scan_ip, bucket = (
+        "arn:aws:iam::444455556666:user/recon",
+        "45.155.205.233",
+        "acme-backups",
+    )
+    records = []
+    for i, at in enumerate(spread(day.replace(hour=14, minute=5), 20, 250)):
+        name = rng.choice(("db/prod", "db/users", "config/secrets", "keys/id_rsa", ".env", "vault"))
+        probe = f"backups/{name}-{i:03d}.tar.gz"
+        operation = _OP["REST.HEAD.OBJECT" if i % 3 == 0 else "REST.GET.OBJECT"]
+        records.append(
+            (
+                at,
+                synth.record(
+                    rng,
+                    at,
+                    bucket,
+                    scanner,
+                    scan_ip,
+                    operation,
+                    probe,
+                    403,
+                    "AccessDenied",
+                    243,
+                    "Go-http-client/1.1",
+                ),
+            )
+        )
+    plant(
+        {
+            "id": "access_denied_scan",
+            "description": "250 keys probed, every request denied (403)",
+            "bucket": bucket,
+            "principal": scanner,
+            "remote_ip": scan_ip,
+            "error_code": "AccessDenied",
+            "distinct_keys": 250,
+        },
+        records,
+    )
+
+    # (d) one object is read anonymously from many addresses (it leaked through a public link)
+    bucket, leaked = PUBLIC_BUCKET, "exports/customers-2026-full.csv"
+    ips = [synth.ip(rng) for _ in range(60)]
+    records = []
+    for at in spread(day.replace(hour=18), 5 * 60, 120):
+        rec = synth.record(
+            rng,
+            at,
+            bucket,
+            None,
+            rng.choice(ips),
+            _OP["REST.GET.OBJECT"],
+            leaked,
+            200,
+            None,
+            48_213_377,
+            rng.choice(synth.USER_AGENTS[3:8]),
+        )
+        records.append((at, rec[:12] + (48_213_377,) + rec[13:]))
+    plant(
+        {
+            "id": "anonymous_reads",
+            "description": "one object read anonymously 120 times",
+            "bucket": bucket,
+            "principal": None,
+            "key": leaked,
+            "distinct_ips": len({r[3] for _, r in records}),
+        },
+        records,
+    )
+    return truths, entries
+
+
+def _object_key(bucket: str, layout: str, delivered: dt.datetime, unique: str) -> str:
+    name = f"{delivered:%Y-%m-%d-%H-%M-%S}-{unique}"
+    if layout == "simple":
+        return f"s3-access/{bucket}/{name}"
+    return f"s3-partitioned/{synth.ACCOUNT}/{REGION}/{bucket}/{delivered:%Y/%m/%d}/{name}"
+
+
+def _prepare(folder: Path) -> None:
+    """Make `folder` empty, but only delete what an earlier demo-data run wrote."""
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / MARKER).is_file():
+            raise click.ClickException(
+                f"{folder} is not empty and was not written by demo-data (no {MARKER}); "
+                "choose another --out or empty it yourself"
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def generate(
+    folder: str | Path = DEFAULT_OUT,
+    *,
+    seed: int = 42,
+    days: int = 3,
+    lines: int = 200_000,
+    start: dt.datetime = DEFAULT_START,
+) -> DemoSummary:
+    """Write the demo log set into `folder` (replacing an earlier one) and its incidents.json.
+
+    Same arguments, same bytes. `lines` is approximate: traffic is drawn around it.
+    """
+    if days < 1 or lines < 1:
+        raise click.ClickException("--days and --lines must be at least 1")
+    folder = Path(folder)
+    _prepare(folder)
+    rng = random.Random(seed)
+    actors = _actors(rng)
+    keys = {bucket: [synth.key(rng) for _ in range(400)] for bucket, _, _ in BUCKETS}
+    truths, planted = _incidents(rng, start, days, actors)
+
+    slots = int(dt.timedelta(days=days) / SLOT)
+    by_slot: dict[tuple[str, int], list[tuple[dt.datetime, tuple]]] = {}
+    for at, bucket, rec in planted:
+        by_slot.setdefault((bucket, int((at - start) / SLOT)), []).append((at, rec))
+    curve = [_diurnal(start + i * SLOT) for i in range(slots)]
+    scale = max(lines - len(planted), 0) / sum(curve)
+
+    objects = written = malformed = 0
+    redelivered: dict[str, list[str]] = {}  # bucket -> lines to deliver again in its next object
+    for i in range(slots):
+        slot_start = start + i * SLOT
+        for bucket, layout, share in BUCKETS:
+            expected = scale * share * curve[i]
+            records = [
+                (slot_start + dt.timedelta(seconds=rng.uniform(0, SLOT.total_seconds())), None)
+                for _ in range(int(expected * rng.uniform(0.4, 1.6) + rng.random()))
+            ]
+            records += by_slot.get((bucket, i), [])
+            out = redelivered.pop(bucket, [])
+            for at, rec in sorted(records, key=lambda r: r[0]):
+                if rec is None:
+                    if rng.random() < _LATE_SHARE:
+                        at -= dt.timedelta(minutes=rng.randrange(60, 180))
+                    rec, fields = synth.shaped(
+                        rng, _background(rng, max(at, start), bucket, actors, keys[bucket])
+                    )
+                    line = format_line(rec, fields)
+                    if rng.random() < _MALFORMED_SHARE:
+                        line = synth.malformed(rng, line)
+                        malformed += 1
+                    elif rng.random() < _DUPLICATE_SHARE:
+                        redelivered.setdefault(bucket, []).append(line)
+                else:
+                    line = format_line(rec)
+                out.append(line)
+            if not out:
+                continue
+            delivered = slot_start + SLOT + dt.timedelta(seconds=rng.randrange(60, 600))
+            unique = "".join(rng.choice("0123456789ABCDEF") for _ in range(16))
+            path = folder / _object_key(bucket, layout, delivered, unique)
+            data = ("\n".join(out) + "\n").encode()
+            if rng.random() < _GZIP_SHARE:
+                path = path.with_name(path.name + ".gz")
+                data = gzip.compress(data, mtime=0)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            stamp = delivered.replace(tzinfo=dt.timezone.utc).timestamp()
+            # The delivery time as mtime, so a regenerated identical set loads as a no-op.
+            os.utime(path, (stamp, stamp))
+            objects += 1
+            written += len(out)
+
+    ground_truth = {
+        "generator": "s3logs demo-data",
+        "seed": seed,
+        "days": days,
+        "start": _iso(start),
+        "objects": objects,
+        "lines": written,
+        "malformed_lines": malformed,
+        "incidents": truths,
+    }
+    (folder / MARKER).write_text(json.dumps(ground_truth, indent=2, sort_keys=True) + "\n")
+    (folder / "README.txt").write_text(
+        "Synthetic S3 server access logs written by `s3logs demo-data`; load them with "
+        "`s3logs load`.\nincidents.json holds the ground truth of the planted incidents.\n"
+    )
+    return DemoSummary(folder, objects, written, malformed, truths)
+
+
+@click.command("demo-data")
+@click.option(
+    "--out",
+    default=DEFAULT_OUT,
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write (replaced if an earlier demo-data run wrote it).",
+)
+@click.option("--seed", default=42, show_default=True, help="Same seed, same bytes.")
+@click.option("--days", default=3, show_default=True, help="Days of traffic.")
+@click.option("--lines", default=200_000, show_default=True, help="Approximate total lines.")
+def demo_data(out: str, seed: int, days: int, lines: int) -> None:
+    """Write a realistic multi-day S3 access log set with planted incidents to a folder.
+
+    Several buckets in both key layouts, one object per bucket per five minutes (some
+    gzipped), a daily traffic curve, errors, legacy short records, a few malformed lines and
+    late or duplicate deliveries. The ground truth of four planted incidents (a delete burst,
+    a download burst from a new IP, an access-denied scan, anonymous reads of one object) is
+    written to incidents.json in the same folder. Next: `s3logs load`, then `dbt build`.
+    """
+    summary = generate(out, seed=seed, days=days, lines=lines)
+    click.echo(
+        f"wrote {summary.lines:,} lines in {summary.objects:,} objects to {summary.folder} "
+        f"({summary.malformed_lines} malformed on purpose); "
+        f"incidents: {', '.join(t['id'] for t in summary.incidents)} (see {MARKER})",
+        err=True,
+    )

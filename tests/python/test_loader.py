@@ -1,0 +1,398 @@
+"""The local loader: raw landing contract, exactly-once history, crash safety, S3 through moto."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import logging
+import os
+import random
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import duckdb
+import pytest
+import s3_server
+from click.testing import CliRunner
+from s3_server import s3_client
+
+from bootstrap import loader, synth
+from bootstrap.cli import main
+from bootstrap.loader import LoadError, is_log_object, load_logs
+
+# pytest finds fixtures by module attribute; conftest.py is not ours to extend.
+s3_endpoint = s3_server.s3_endpoint
+fake_aws = s3_server.fake_aws
+
+SIMPLE = "s3-access/acme-web/2026-03-02-10-15-00-0A1B2C3D4E5F6A7B"
+PARTITIONED = (
+    "s3-part/123456789012/us-east-1/acme-lake/2026/03/02/2026-03-02-10-20-00-FFEE00112233AABB"
+)
+
+
+def log_lines(n: int, seed: int = 1) -> list[str]:
+    rng = random.Random(seed)
+    start = dt.datetime(2026, 3, 2, 10)
+    return [line for line, _ in synth.lines(rng, n, start, ["acme-web", "acme-lake"])]
+
+
+def write(folder: Path, name: str, data: str | bytes) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def rows(database: Path, sql: str = "select * from main.s3_access_logs_raw") -> list[tuple]:
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute(sql + " order by all").fetchall()
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    """A folder with one object in each key layout, one gzipped, and a README."""
+    folder = tmp_path / "logs"
+    lines = log_lines(30)
+    write(folder, SIMPLE, "\n".join(lines[:10]) + "\n")
+    write(folder, PARTITIONED, "\n".join(lines[10:20]) + "\n")
+    write(folder, SIMPLE.replace("10-15-00", "10-25-00") + ".gz", gzip.compress(
+        ("\n".join(lines[20:]) + "\n").encode()
+    ))  # fmt: skip
+    write(folder, "README.md", "not a log\n")
+    return folder
+
+
+def test_raw_table_has_the_landing_contract_columns(logs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s3logs.duckdb"
+    load_logs(str(logs), str(db))
+    columns = rows(
+        db,
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = 'main' and table_name = 's3_access_logs_raw'",
+    )
+    assert sorted(columns) == sorted(
+        [
+            ("raw", "VARCHAR"),
+            ("file_name", "VARCHAR"),
+            ("file_row_number", "BIGINT"),
+            ("file_last_modified", "TIMESTAMP"),
+            ("loaded_at", "TIMESTAMP"),
+        ]
+    )
+
+
+def test_both_key_layouts_load_with_names_relative_to_the_folder(
+    logs: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "s3logs.duckdb"
+    summary = load_logs(str(logs), str(db))
+    names = rows(db, "select file_name, count(*) from main.s3_access_logs_raw group by 1")
+    assert names == [
+        (SIMPLE, 10),
+        (SIMPLE.replace("10-15-00", "10-25-00") + ".gz", 10),
+        (PARTITIONED, 10),
+    ]
+    assert (summary.objects, summary.lines, summary.skipped_not_log) == (3, 30, 1)
+
+
+def test_rows_keep_the_line_unmodified_with_its_number_and_file_time(tmp_path: Path) -> None:
+    lines = log_lines(3)
+    path = write(tmp_path / "logs", SIMPLE, "\n".join(lines) + "\n")
+    os.utime(path, (1_772_446_500, 1_772_446_500))
+    db = tmp_path / "s3logs.duckdb"
+    load_logs(str(tmp_path / "logs"), str(db))
+    got = rows(db, "select raw, file_row_number, file_last_modified from main.s3_access_logs_raw")
+    modified = dt.datetime(2026, 3, 2, 10, 15)
+    assert got == sorted((line, i + 1, modified) for i, line in enumerate(lines))
+
+
+def test_one_loaded_at_per_batch_in_utc(logs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s3logs.duckdb"
+    before = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    load_logs(str(logs), str(db))
+    after = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    (stamps,) = zip(
+        *rows(db, "select distinct loaded_at from main.s3_access_logs_raw"), strict=True
+    )
+    assert len(stamps) == 1 and before <= stamps[0] <= after
+
+
+def test_blank_lines_are_skipped_and_the_others_keep_their_line_numbers(tmp_path: Path) -> None:
+    a, b, c = log_lines(3)
+    # CRLF endings, a blank line in the middle, two at the end, no newline after the last line
+    write(tmp_path / "logs", SIMPLE, f"{a}\r\n\r\n{b}\r\n\n\n{c}")
+    db = tmp_path / "s3logs.duckdb"
+    summary = load_logs(str(tmp_path / "logs"), str(db))
+    got = rows(db, "select file_row_number, raw from main.s3_access_logs_raw")
+    assert got == [(1, a), (3, b), (6, c)]
+    assert summary.blank_lines == 3
+
+
+def test_only_one_trailing_carriage_return_is_stripped(tmp_path: Path) -> None:
+    (a,) = log_lines(1)
+    write(tmp_path / "logs", SIMPLE, f"{a}\r\r\n")
+    db = tmp_path / "s3logs.duckdb"
+    load_logs(str(tmp_path / "logs"), str(db))
+    assert rows(db, "select raw from main.s3_access_logs_raw") == [(a + "\r",)]
+
+
+def test_gzip_is_recognised_by_content_even_without_the_suffix(tmp_path: Path) -> None:
+    lines = log_lines(4)
+    write(tmp_path / "logs", SIMPLE, gzip.compress(("\n".join(lines) + "\n").encode()))
+    db = tmp_path / "s3logs.duckdb"
+    load_logs(str(tmp_path / "logs"), str(db))
+    assert rows(db, "select raw from main.s3_access_logs_raw") == sorted((x,) for x in lines)
+
+
+def test_concatenated_gzip_members_are_all_read(tmp_path: Path) -> None:
+    lines = log_lines(4)
+    data = gzip.compress(("\n".join(lines[:2]) + "\n").encode()) + gzip.compress(
+        ("\n".join(lines[2:]) + "\n").encode()
+    )
+    write(tmp_path / "logs", SIMPLE + ".gz", data)
+    db = tmp_path / "s3logs.duckdb"
+    load_logs(str(tmp_path / "logs"), str(db))
+    assert rows(db, "select file_row_number from main.s3_access_logs_raw") == [
+        (1,),
+        (2,),
+        (3,),
+        (4,),
+    ]
+
+
+def test_a_corrupt_gzip_object_is_skipped_logged_and_retried_next_run(
+    logs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = gzip.compress(("\n".join(log_lines(5)) + "\n").encode())
+    write(logs, PARTITIONED.replace("10-20-00", "10-30-00") + ".gz", good[: len(good) // 2])
+    db = tmp_path / "s3logs.duckdb"
+    with caplog.at_level(logging.ERROR, logger="bootstrap.loader"):
+        summary = load_logs(str(logs), str(db))
+    assert (summary.objects, summary.failed) == (3, 1)
+    assert "truncated" in caplog.text
+    assert load_logs(str(logs), str(db)).failed == 1  # not in the history: tried again
+    assert rows(db, "select count(*) from main.s3_access_logs_raw") == [(30,)]
+
+
+def test_second_run_adds_nothing(logs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s3logs.duckdb"
+    load_logs(str(logs), str(db))
+    first = rows(db)
+    summary = load_logs(str(logs), str(db))
+    assert (summary.objects, summary.lines, summary.skipped_loaded) == (0, 0, 3)
+    assert rows(db) == first
+
+
+def test_history_records_each_object_with_its_fingerprint(logs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s3logs.duckdb"
+    load_logs(str(logs), str(db))
+    history = rows(
+        db,
+        "select file_name, rows, bytes, status, fingerprint like 'size:%:mtime_ns:%' "
+        "from main.s3_access_logs_load_history",
+    )
+    sizes = {p.relative_to(logs).as_posix(): p.stat().st_size for p in logs.rglob("*")}
+    assert history == sorted((name, 10, sizes[name], "loaded", True) for name, _ in [
+        (SIMPLE, 0), (PARTITIONED, 0), (SIMPLE.replace("10-15-00", "10-25-00") + ".gz", 0)
+    ])  # fmt: skip
+
+
+def test_changed_object_is_skipped_with_a_warning_naming_the_reload_flag(
+    logs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "s3logs.duckdb"
+    load_logs(str(logs), str(db))
+    before = rows(db)
+    write(logs, SIMPLE, "\n".join(log_lines(4, seed=9)) + "\n")
+    with caplog.at_level(logging.WARNING, logger="bootstrap.loader"):
+        summary = load_logs(str(logs), str(db))
+    assert (summary.skipped_changed, summary.changed, summary.objects) == (1, [SIMPLE], 0)
+    assert SIMPLE in caplog.text and "--reload-changed" in caplog.text
+    assert rows(db) == before
+
+
+def test_reload_changed_replaces_only_that_objects_rows(logs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s3logs.duckdb"
+    load_logs(str(logs), str(db))
+    new = log_lines(4, seed=9)
+    write(logs, SIMPLE, "\n".join(new) + "\n")
+    summary = load_logs(str(logs), str(db), reload_changed=True)
+    assert (summary.objects, summary.reloaded, summary.lines) == (1, 1, 4)
+    got = rows(db, f"select raw from main.s3_access_logs_raw where file_name = '{SIMPLE}'")
+    assert got == sorted((line,) for line in new)
+    assert rows(db, "select count(*) from main.s3_access_logs_raw") == [(24,)]
+    statuses = rows(
+        db, f"select status from main.s3_access_logs_load_history where file_name = '{SIMPLE}'"
+    )
+    assert statuses == [("loaded",), ("reloaded",)]
+    assert load_logs(str(logs), str(db), reload_changed=True).objects == 0
+
+
+def test_a_crash_mid_batch_leaves_nothing_of_that_batch_and_a_rerun_loads_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "logs"
+    lines = log_lines(60)
+    for i in range(6):
+        body = "\n".join(lines[i * 10 : i * 10 + 10]) + "\n"
+        write(folder, SIMPLE.replace("10-15-00", f"10-15-0{i}"), body)
+    db = tmp_path / "s3logs.duckdb"
+    batch = sum(len(x) for x in lines[:20])  # two objects fill a batch
+    real_read = loader._read_file
+
+    def crash_in_fifth_object(path: Path):
+        if path.name.startswith("2026-03-02-10-15-04"):
+            chunks = real_read(path)
+            yield next(chunks)[:100]  # part of the object is read before the crash
+            raise OSError("disk unplugged")
+        yield from real_read(path)
+
+    monkeypatch.setattr(loader, "_read_file", crash_in_fifth_object)
+    with pytest.raises(OSError, match="disk unplugged"):
+        load_logs(str(folder), str(db), batch_bytes=batch)
+    # the first two batches committed; nothing of the third (objects 5 and 6) is visible
+    assert rows(db, "select count(*), max(file_name) from main.s3_access_logs_raw") == [
+        (40, SIMPLE.replace("10-15-00", "10-15-03"))
+    ]
+    assert rows(db, "select count(*) from main.s3_access_logs_load_history") == [(4,)]
+
+    monkeypatch.setattr(loader, "_read_file", real_read)
+    summary = load_logs(str(folder), str(db), batch_bytes=batch)
+    assert (summary.objects, summary.skipped_loaded) == (2, 4)
+    assert rows(db, "select raw from main.s3_access_logs_raw") == sorted((x,) for x in lines)
+
+
+def test_an_object_larger_than_a_batch_still_loads_whole(tmp_path: Path) -> None:
+    lines = log_lines(50)
+    write(tmp_path / "logs", SIMPLE, "\n".join(lines) + "\n")
+    db = tmp_path / "s3logs.duckdb"
+    load_logs(str(tmp_path / "logs"), str(db), batch_bytes=1000)
+    got = rows(db, "select file_row_number, raw from main.s3_access_logs_raw")
+    assert got == [(i + 1, line) for i, line in enumerate(lines)]
+
+
+def test_key_layout_rule_accepts_both_aws_layouts_and_nothing_else() -> None:
+    assert is_log_object(SIMPLE)
+    assert is_log_object(PARTITIONED + ".gz")
+    assert is_log_object("logs-2026-03-02-10-15-00-0A1B2C3D4E5F6A7B")  # prefix without a slash
+    for name in (
+        "README.md",
+        "_SUCCESS",
+        "incidents.json",
+        "s3-access/2026-03-02-10-15-00-0A1B2C3D4E5F6A7B.json",
+        "s3-access/2026-13-02-10-15-00-0A1B2C3D4E5F6A7B",  # month 13
+        "s3-access/2026-03-02-10-15-00-",
+    ):
+        assert not is_log_object(name), name
+
+
+def test_missing_folder_is_a_clear_error_without_traceback(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["load", str(tmp_path / "nope"), "--database", str(tmp_path / "x.duckdb")]
+    )
+    assert result.exit_code == 1
+    assert "does not exist" in result.output and "s3logs demo-data" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_database_defaults_to_the_s3logs_duckdb_variable(
+    logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "from-env" / "s3logs.duckdb"
+    monkeypatch.setenv("S3LOGS_DUCKDB", str(db))
+    result = CliRunner().invoke(main, ["load", str(logs)])
+    assert result.exit_code == 0, result.output
+    assert "loaded 3 objects" in result.output
+    assert rows(db, "select count(*) from main.s3_access_logs_raw") == [(30,)]
+
+
+def test_a_database_locked_by_another_process_is_a_clear_error(logs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s3logs.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+         "print('ready', flush=True); sys.stdin.read()", str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(LoadError, match="in use by another process"):
+            load_logs(str(logs), str(db))
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+
+# --- S3 through a moto server on loopback ----------------------------------------------------
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str, fake_aws: None) -> str:
+    name = f"logs-{uuid.uuid4().hex[:12]}"
+    s3_client(s3_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def test_s3_keys_load_relative_to_the_stage_root_and_only_once(
+    s3_endpoint: str, bucket: str, tmp_path: Path
+) -> None:
+    s3 = s3_client(s3_endpoint)
+    lines = log_lines(20)
+    s3.put_object(Bucket=bucket, Key=f"access/{SIMPLE}", Body="\n".join(lines[:10]) + "\n")
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"access/{PARTITIONED}.gz",
+        Body=gzip.compress(("\n".join(lines[10:]) + "\n").encode()),
+    )
+    s3.put_object(Bucket=bucket, Key="access/_SUCCESS", Body=b"")
+    s3.put_object(Bucket=bucket, Key=f"elsewhere/{SIMPLE}", Body=lines[0] + "\n")
+    db = tmp_path / "s3logs.duckdb"
+    url = f"s3://{bucket}/access/"
+    summary = load_logs(url, str(db), endpoint_url=s3_endpoint)
+    assert (summary.objects, summary.lines, summary.skipped_not_log) == (2, 20, 1)
+    assert rows(db, "select file_name, count(*) from main.s3_access_logs_raw group by 1") == [
+        (SIMPLE, 10),
+        (PARTITIONED + ".gz", 10),
+    ]
+    etag = s3.head_object(Bucket=bucket, Key=f"access/{SIMPLE}")["ETag"].strip('"')
+    history = rows(db, "select fingerprint from main.s3_access_logs_load_history")
+    assert ("etag:" + etag,) in history
+    assert load_logs(url, str(db), endpoint_url=s3_endpoint).objects == 0
+
+
+def test_s3_object_rewritten_with_a_new_etag_is_a_changed_object(
+    s3_endpoint: str, bucket: str, tmp_path: Path
+) -> None:
+    s3 = s3_client(s3_endpoint)
+    s3.put_object(Bucket=bucket, Key=SIMPLE, Body="\n".join(log_lines(3)) + "\n")
+    db = tmp_path / "s3logs.duckdb"
+    load_logs(f"s3://{bucket}", str(db), endpoint_url=s3_endpoint)
+    s3.put_object(Bucket=bucket, Key=SIMPLE, Body="\n".join(log_lines(5, seed=4)) + "\n")
+    assert load_logs(f"s3://{bucket}", str(db), endpoint_url=s3_endpoint).changed == [SIMPLE]
+    summary = load_logs(f"s3://{bucket}", str(db), endpoint_url=s3_endpoint, reload_changed=True)
+    assert (summary.reloaded, summary.lines) == (1, 5)
+    assert rows(db, "select count(*) from main.s3_access_logs_raw") == [(5,)]
+
+
+def test_s3_missing_bucket_is_a_clear_error(
+    s3_endpoint: str, fake_aws: None, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["load", "s3://no-such-bucket-here/logs/", "--endpoint-url", s3_endpoint,
+         "--database", str(tmp_path / "x.duckdb")],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "bucket no-such-bucket-here not found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_s3_without_credentials_says_how_to_provide_them(
+    s3_endpoint: str, fake_aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(LoadError, match="AWS_PROFILE") as error:
+        load_logs("s3://any-bucket/", str(tmp_path / "x.duckdb"), endpoint_url=s3_endpoint)
+    assert "no usable AWS credentials" in str(error.value)
