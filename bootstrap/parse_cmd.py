@@ -87,7 +87,7 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
 
 
 def _parse_all(sources: Iterable[str], fmt: str) -> None:
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     writer = None
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")

@@ -174,6 +174,7 @@ def _time(stamp: str) -> _dt.datetime:
     s = stamp
     if (
         len(s) != 28
+        or s[0] != "["
         or s[3] != "/"
         or s[7] != "/"
         or s[12] != ":"
@@ -191,7 +192,8 @@ def _time(stamp: str) -> _dt.datetime:
     minute = _MINUTE_CACHE.get(minute_key)
     if minute is None:
         try:
-            if not (s[1:3] + s[8:12] + s[13:15] + s[16:18] + s[23:27]).isdigit():
+            digits = s[1:3] + s[8:12] + s[13:15] + s[16:18] + s[23:27]
+            if not (digits.isdigit() and digits.isascii()) or s[23:25] > "23" or s[25:27] > "59":
                 raise ValueError
             local = _dt.datetime(
                 int(s[8:12]), _MONTHS[s[4:7]], int(s[1:3]), int(s[13:15]), int(s[16:18])
@@ -353,7 +355,12 @@ def _parse_general(line: str) -> tuple | Rejection:
     if len(head) < 3 or head[2][:1] != "[":
         if "[" not in line:
             return Rejection("no bracketed time field")
-        return Rejection(f"{_count_fields(line)} fields, at least {MIN_FIELDS} needed")
+        count = _count_fields(line)
+        if count < MIN_FIELDS:
+            return Rejection(f"{count} fields, at least {MIN_FIELDS} needed")
+        return Rejection(
+            "the bracketed time is not the third field (bucket owner or bucket missing?)"
+        )
     close = head[2].find("]")
     if close < 0:
         return Rejection("no bracketed time field: '[' is never closed")
@@ -392,17 +399,30 @@ def _take_uri(rest: str, line: str) -> tuple[str, list[str], str]:
         uri, _, after = rest.partition(" ")
         m = _MID.match(after)
         if m is None:
-            raise _Reject(_too_few(line, "status..turn-around fields malformed").reason)
+            _diagnose_mid(after.split(" ", 6)[:6], line)
         return uri, list(m.groups()), after[m.end() :]
     start = 1
+    first = rest.find('" ', start)
     while True:
         q = rest.find('" ', start)
         if q < 0:
+            if first >= 0 and '"' not in rest[1:first]:
+                # the URI is closed plainly, but what follows is not six valid fields
+                _diagnose_mid(rest[first + 2 :].split(" ", 6)[:6], line)
             raise _Reject(_too_few(line, "request-URI quote is never closed").reason)
         m = _MID.match(rest, q + 2)
         if m is not None:
             return rest[1:q], list(m.groups()), rest[m.end() :]
         start = q + 1
+
+
+def _diagnose_mid(tokens: list[str], line: str) -> None:
+    """Raise the most specific reason why these are not status..turn-around time."""
+    if len(tokens) < 6:
+        raise _Reject(_too_few(line, "line ends before the referer").reason)
+    for index, token in zip((9, 11, 12, 13, 14), (tokens[0], *tokens[2:]), strict=True):
+        _int(token, index)
+    raise _Reject("malformed record: error code field is empty")
 
 
 def _take_referer_agent(rest: str, line: str) -> tuple[str, str, list[str]]:
@@ -414,10 +434,14 @@ def _take_referer_agent(rest: str, line: str) -> tuple[str, str, list[str]]:
         split = rest.find('" "', 1, last)
         if split >= 0:
             return rest[1:split], rest[split + 3 : last], _tail(rest[last + 1 :], line)
+        if last >= 3 and rest[last - 2 : last] == '" ':  # the last quote opens the user-agent
+            raise _Reject(_too_few(line, "user-agent quote is never closed").reason)
         referer = rest[1:last]
         remainder = rest[last + 1 :]
         if not remainder.startswith(" "):
             raise _Reject(_too_few(line, "no user-agent after the referer").reason)
+        if remainder[1:2] == '"':
+            raise _Reject(_too_few(line, "user-agent quote is never closed").reason)
         agent, _, tail = remainder[1:].partition(" ")
         return referer, agent, _tail(" " + tail if tail else "", line)
     referer, _, rest = rest.partition(" ")
@@ -469,11 +493,14 @@ def derive(record: tuple) -> tuple:
     uri = record[8]
     method = path = query = version = None
     if uri is not None:
+        # METHOD TARGET VERSION; a target with raw spaces keeps them (the version is last)
         parts = uri.split(" ")
-        if len(parts) == 3:
-            method, target, version = parts
-        elif len(parts) == 2:
-            method, target = parts
+        method = parts[0]
+        if len(parts) == 2:
+            target = parts[1]
+        elif len(parts) > 2:
+            target = " ".join(parts[1:-1])
+            version = parts[-1]
         else:
             target = None
         if target:
@@ -512,7 +539,7 @@ def requester_kind(requester: str | None) -> tuple[str, str | None]:
     if requester.startswith("arn:"):
         parts = requester.split(":", 5)
         if len(parts) == 6:
-            account = parts[4] if parts[4].isdigit() else None
+            account = parts[4] if parts[4].isdigit() and parts[4].isascii() else None
             resource = parts[5]
             if resource == "root":
                 return "root", account
