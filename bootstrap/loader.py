@@ -50,9 +50,7 @@ _LISTING_PAGE = 1000
 
 # The name every S3 log object ends in, in both key layouts: `prefixYYYY-mm-DD-HH-MM-SS-Unique`
 # and `prefix/account/region/bucket/YYYY/MM/DD/YYYY-mm-DD-HH-MM-SS-Unique`.
-_LOG_NAME = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-[0-9A-Za-z]+(?:\.gz)?"
-)  # fmt: skip
+_LOG_NAME = re.compile(r"(\d{4})-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-[0-9A-Za-z]+(?:\.gz)?")
 
 # zstd makes the raw column a third of the default's size and loads about twice as fast: log
 # lines repeat most of their bytes, which the default (dictionary/FSST) analysis handles poorly.

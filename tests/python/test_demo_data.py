@@ -117,9 +117,10 @@ def test_delete_burst_by_one_principal_is_there(truth: dict, parsed: list) -> No
     found = incident(truth, "delete_burst")
     start, end = window(found)
     deletes = [
-        r for r in records(parsed)
+        r
+        for r in records(parsed)
         if r[4] == found["principal"] and r[6] == "REST.DELETE.OBJECT" and start <= r[2] <= end
-    ]  # fmt: skip
+    ]
     assert found["requests"] <= len(deletes) < found["requests"] + 10
     assert {r[1] for r in deletes} == {found["bucket"]}
 

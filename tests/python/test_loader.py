@@ -57,9 +57,11 @@ def logs(tmp_path: Path) -> Path:
     lines = log_lines(30)
     write(folder, SIMPLE, "\n".join(lines[:10]) + "\n")
     write(folder, PARTITIONED, "\n".join(lines[10:20]) + "\n")
-    write(folder, SIMPLE.replace("10-15-00", "10-25-00") + ".gz", gzip.compress(
-        ("\n".join(lines[20:]) + "\n").encode()
-    ))  # fmt: skip
+    write(
+        folder,
+        SIMPLE.replace("10-15-00", "10-25-00") + ".gz",
+        gzip.compress(("\n".join(lines[20:]) + "\n").encode()),
+    )
     write(folder, "README.md", "not a log\n")
     return folder
 
@@ -194,9 +196,14 @@ def test_history_records_each_object_with_its_fingerprint(logs: Path, tmp_path: 
         "from main.s3_access_logs_load_history",
     )
     sizes = {p.relative_to(logs).as_posix(): p.stat().st_size for p in logs.rglob("*")}
-    assert history == sorted((name, 10, sizes[name], "loaded", True) for name, _ in [
-        (SIMPLE, 0), (PARTITIONED, 0), (SIMPLE.replace("10-15-00", "10-25-00") + ".gz", 0)
-    ])  # fmt: skip
+    assert history == sorted(
+        (name, 10, sizes[name], "loaded", True)
+        for name, _ in [
+            (SIMPLE, 0),
+            (PARTITIONED, 0),
+            (SIMPLE.replace("10-15-00", "10-25-00") + ".gz", 0),
+        ]
+    )
 
 
 def test_changed_object_is_skipped_with_a_warning_naming_the_reload_flag(
@@ -311,10 +318,17 @@ def test_database_defaults_to_the_s3logs_duckdb_variable(
 def test_a_database_locked_by_another_process_is_a_clear_error(logs: Path, tmp_path: Path) -> None:
     db = tmp_path / "s3logs.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
-         "print('ready', flush=True); sys.stdin.read()", str(db)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+            "print('ready', flush=True); sys.stdin.read()",
+            str(db),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(LoadError, match="in use by another process"):
@@ -380,9 +394,15 @@ def test_s3_missing_bucket_is_a_clear_error(
 ) -> None:
     result = CliRunner().invoke(
         main,
-        ["load", "s3://no-such-bucket-here/logs/", "--endpoint-url", s3_endpoint,
-         "--database", str(tmp_path / "x.duckdb")],
-    )  # fmt: skip
+        [
+            "load",
+            "s3://no-such-bucket-here/logs/",
+            "--endpoint-url",
+            s3_endpoint,
+            "--database",
+            str(tmp_path / "x.duckdb"),
+        ],
+    )
     assert result.exit_code == 1
     assert "bucket no-such-bucket-here not found" in result.output
     assert "Traceback" not in result.output
