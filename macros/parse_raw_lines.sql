@@ -1,0 +1,227 @@
+{#-
+  parse_raw_lines(relation): select every raw landing column of `relation` plus the parser's
+  output columns (parser.OUTPUT_COLUMNS: contract, derived, parse_error), one row per raw row.
+  The parsing rules live in bootstrap/parser.py only; engines differ in how they call it.
+-#}
+{% macro parse_raw_lines(relation) %}
+    {{ return(adapter.dispatch('parse_raw_lines', 's3logs')(relation)) }}
+{% endmacro %}
+
+{% macro default__parse_raw_lines(relation) %}
+    {{ exceptions.raise_compiler_error(
+        "s3logs can parse on snowflake and duckdb only, not on " ~ adapter.type()) }}
+{% endmacro %}
+
+{#- Snowflake: the Python UDTF whose body is bootstrap/parser.py (see create_parser_udtf). -#}
+{% macro snowflake__parse_raw_lines(relation) %}
+    select
+        src.raw,
+        src.file_name,
+        src.file_row_number,
+        src.file_last_modified,
+        src.loaded_at,
+        {%- for name, type in s3logs_output_columns() %}
+        parsed.{{ name }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ relation }} as src,
+        table({{ s3logs_parser_function() }}(src.raw)) as parsed
+{% endmacro %}
+
+{#-
+  DuckDB: lines of the common, unambiguous shape (exactly six double quotes delimiting
+  request-URI, referer and user-agent; ASCII numbers; a plain timestamp; ASCII-only
+  percent-escapes in the key) are split natively, in parallel, by the expressions below, which
+  mirror parser._parse_fast and parser.derive step by step. Every other line, and every line
+  when var s3logs_native_parse is false, goes through the Python parser itself, registered as
+  s3logs_parse() by bootstrap/duckdb_udf.py. tests/python/test_dbt_conformance.py proves the
+  two give identical rows on the whole test corpus.
+-#}
+{% macro duckdb__parse_raw_lines(relation) %}
+    {%- set native = var('s3logs_native_parse', true) %}
+    with
+
+    split_quotes as (
+        select
+            *,
+            string_split(rtrim(raw, chr(13) || chr(10)), '"') as q
+        from {{ relation }}
+    ),
+
+    split_fields as (
+        select
+            *,
+            case when len(q) = 7 and q[5] = ' ' then string_split(q[1], ' ') end as h,
+            case when len(q) = 7 and q[5] = ' ' then string_split(q[3], ' ') end as m,
+            case when len(q) = 7 and q[5] = ' ' and q[7] <> '' then string_split(q[7], ' ') end as t
+        from split_quotes
+    ),
+
+    classified as (
+        select
+            *,
+            {{ native }} and coalesce(
+                len(h) = 10 and h[10] = ''
+                and len(m) = 8 and m[1] = '' and m[8] = '' and strlen(q[3]) = length(q[3])
+                and regexp_full_match(m[2], '-|[0-9]{1,9}')
+                and m[3] <> ''
+                and regexp_full_match(m[4], '-|[0-9]{1,18}')
+                and regexp_full_match(m[5], '-|[0-9]{1,18}')
+                and regexp_full_match(m[6], '-|[0-9]{1,9}')
+                and regexp_full_match(m[7], '-|[0-9]{1,9}')
+                and (t is null or t[1] = '')
+                and (t is null or coalesce(t[10], '-') in ('-', '', 'Yes', 'No'))
+                and regexp_full_match(
+                    h[3] || ' ' || h[4],
+                    '\[[0-9]{2}/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/[1-8][0-9]{3}'
+                    || ':[0-9]{2}:[0-9]{2}:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]\]'
+                )
+                and try_strptime(substr(h[3], 2), '%d/%b/%Y:%H:%M:%S') is not null
+                and regexp_full_match(h[9], '([^%]|%[2-7][0-9A-Fa-f])*'),
+                false
+            ) as is_native
+        from split_fields
+    ),
+
+    native_fields as (
+        select
+            raw,
+            file_name,
+            file_row_number,
+            file_last_modified,
+            loaded_at,
+            nullif(nullif(h[1], '-'), '') as bucket_owner,
+            nullif(nullif(h[2], '-'), '') as bucket,
+            strptime(substr(h[3], 2), '%d/%b/%Y:%H:%M:%S')
+            - (case when h[4][1] = '+' then 1 else -1 end)
+            * (cast(h[4][2:3] as integer) * 60 + cast(h[4][4:5] as integer))
+            * interval 1 minute as requested_at,
+            nullif(nullif(h[5], '-'), '') as remote_ip,
+            nullif(nullif(h[6], '-'), '') as requester,
+            nullif(nullif(h[7], '-'), '') as request_id,
+            nullif(nullif(h[8], '-'), '') as operation,
+            nullif(nullif(h[9], '-'), '') as key,
+            nullif(nullif(q[2], '-'), '') as request_uri,
+            cast(nullif(m[2], '-') as integer) as http_status,
+            nullif(nullif(m[3], '-'), '') as error_code,
+            cast(nullif(m[4], '-') as bigint) as bytes_sent,
+            cast(nullif(m[5], '-') as bigint) as object_size,
+            cast(nullif(m[6], '-') as integer) as total_time_ms,
+            cast(nullif(m[7], '-') as integer) as turnaround_time_ms,
+            nullif(nullif(q[4], '-'), '') as referer,
+            nullif(nullif(q[6], '-'), '') as user_agent,
+            nullif(nullif(t[2], '-'), '') as version_id,
+            nullif(nullif(t[3], '-'), '') as host_id,
+            nullif(nullif(t[4], '-'), '') as signature_version,
+            nullif(nullif(t[5], '-'), '') as cipher_suite,
+            nullif(nullif(t[6], '-'), '') as auth_type,
+            nullif(nullif(t[7], '-'), '') as host_header,
+            nullif(nullif(t[8], '-'), '') as tls_version,
+            nullif(nullif(t[9], '-'), '') as access_point_arn,
+            case t[10] when 'Yes' then true when 'No' then false end as acl_required,
+            nullif(nullif(t[11], '-'), '') as source_region,
+            case when len(t) > 11 then nullif(nullif(array_to_string(t[12:], ' '), '-'), '') end
+                as extra_fields,
+            string_split(nullif(nullif(q[2], '-'), ''), ' ') as uri_parts,
+            string_split(nullif(nullif(h[6], '-'), ''), ':') as arn_parts,
+            string_split(nullif(nullif(h[8], '-'), ''), '.') as operation_parts
+        from classified
+        where is_native
+    ),
+
+    native_targets as (
+        select
+            *,
+            nullif(case
+                when len(uri_parts) = 2 then uri_parts[2]
+                when len(uri_parts) > 2 then array_to_string(uri_parts[2:len(uri_parts) - 1], ' ')
+            end, '') as request_target
+        from native_fields
+    ),
+
+    native as (
+        select
+            raw,
+            file_name,
+            file_row_number,
+            file_last_modified,
+            loaded_at,
+            bucket_owner,
+            bucket,
+            requested_at,
+            remote_ip,
+            requester,
+            request_id,
+            operation,
+            key,
+            request_uri,
+            http_status,
+            error_code,
+            bytes_sent,
+            object_size,
+            total_time_ms,
+            turnaround_time_ms,
+            referer,
+            user_agent,
+            version_id,
+            host_id,
+            signature_version,
+            cipher_suite,
+            auth_type,
+            host_header,
+            tls_version,
+            access_point_arn,
+            acl_required,
+            source_region,
+            extra_fields,
+            url_decode(key) as object_key,
+            nullif(uri_parts[1], '') as http_method,
+            nullif(split_part(request_target, '?', 1), '') as request_path,
+            case
+                when strpos(request_target, '?') > 0
+                    then nullif(substr(request_target, strpos(request_target, '?') + 1), '')
+            end as request_query,
+            case when len(uri_parts) > 2 then nullif(uri_parts[len(uri_parts)], '') end
+                as http_version,
+            case
+                when requester is null then 'anonymous'
+                when requester like 'arn:%' and len(arn_parts) >= 6
+                    then case
+                        when array_to_string(arn_parts[6:], ':') = 'root' then 'root'
+                        when arn_parts[6] like 'user/%' then 'iam_user'
+                        when arn_parts[6] like 'assumed-role/%' then 'assumed_role'
+                        when arn_parts[6] like 'federated-user/%' then 'federated_user'
+                        else 'other'
+                    end
+                when requester like 'arn:%' then 'other'
+                when requester like 'svc:%' or requester like '%.amazonaws.com' then 'aws_service'
+                when regexp_full_match(requester, '[0-9a-f]{64}') then 'canonical_user'
+                else 'other'
+            end as requester_type,
+            case
+                when requester like 'arn:%' and len(arn_parts) >= 6
+                    and regexp_full_match(arn_parts[5], '[0-9]+')
+                    then arn_parts[5]
+            end as requester_account_id,
+            nullif(operation_parts[1], '') as operation_interface,
+            nullif(operation_parts[2], '') as operation_verb,
+            nullif(array_to_string(operation_parts[3:], '.'), '') as operation_resource,
+            cast(null as varchar) as parse_error
+        from native_targets
+    ),
+
+    python as (
+        select
+            raw,
+            file_name,
+            file_row_number,
+            file_last_modified,
+            loaded_at,
+            unnest(s3logs_parse(raw))
+        from classified
+        where not is_native
+    )
+
+    select * from native
+    union all by name
+    select * from python
+{% endmacro %}
