@@ -39,7 +39,7 @@ def parse_batch(lines: pa.Array | pa.ChunkedArray) -> pa.StructArray:
 
 
 def register(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create `s3logs_parse` and the Snowflake-compatible helpers on a DuckDB connection."""
+    """Create the function `s3logs_parse` on a DuckDB connection."""
     conn.create_function(
         FUNCTION_NAME,
         parse_batch,
@@ -49,8 +49,6 @@ def register(conn: duckdb.DuckDBPyConnection) -> None:
         null_handling="special",
         side_effects=False,
     )
-    # The quickstart's example queries use Snowflake's ZEROIFNULL; v1 promises they run as written.
-    conn.execute("create or replace macro zeroifnull(x) as coalesce(x, 0)")
 
 
 try:

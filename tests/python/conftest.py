@@ -1,0 +1,62 @@
+"""Shared helpers for the tests that run the dbt project for real (DuckDB) or compile it
+(fakesnow). Each test gets its own copy of the project in a temp folder, so runs never share
+target/, logs/ or the DuckDB file with each other or with a developer's `make demo`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DBT = str(Path(sys.executable).with_name("dbt"))
+PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "analyses")
+
+
+@dataclass
+class DbtProject:
+    """A copy of the dbt project with its own DuckDB file."""
+
+    root: Path
+    database: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = [DBT, *args, "--project-dir", str(self.root), "--profiles-dir", str(self.root)]
+        env = {**os.environ, "S3LOGS_DUCKDB": str(self.database), **self.env}
+        env.pop("S3LOGS_TARGET", None)
+        result = subprocess.run(cmd, cwd=self.root, env=env, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}")
+        return result
+
+    def query(self, sql: str) -> list[tuple]:
+        with duckdb.connect(str(self.database), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+
+def copy_project(destination: Path) -> DbtProject:
+    """Copy the dbt project (symlinked parser source resolved to a real file)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, destination / part, symlinks=False)
+        elif source.exists():
+            shutil.copy(source, destination / part)
+    tests = destination / "tests"
+    tests.mkdir()
+    for sql in (REPO / "tests").glob("*.sql"):
+        shutil.copy(sql, tests / sql.name)
+    return DbtProject(root=destination, database=destination / "s3logs.duckdb")
+
+
+@pytest.fixture
+def dbt_project(tmp_path: Path) -> DbtProject:
+    return copy_project(tmp_path / "project")

@@ -1,0 +1,223 @@
+"""The main job end to end on DuckDB: log files → `s3logs load` → `dbt build` → public model.
+
+One build per module (it takes a while on two cores); the tests then read its results.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import REPO, DbtProject, copy_project
+
+from bootstrap import demo_data, loader
+
+MODEL_COLUMNS_SQL = """
+    select table_name, column_name from information_schema.columns
+    where table_name in ({names}) order by table_name, ordinal_position
+"""
+PUBLIC = ("s3_access_logs_v1", "s3_access_logs_v2", "s3_access_logs_quarantine")
+
+
+def _objects(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and loader.is_log_object(str(p)))
+
+
+def _snapshot(project: DbtProject) -> dict[str, list[tuple]]:
+    return {
+        name: project.query(f"select * from {name} order by file_name, file_row_number")
+        for name in ("s3_access_logs_v2", "s3_access_logs_v1", "s3_access_logs_quarantine")
+    }
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Two batches of demo logs, loaded and built incrementally, then the same rebuilt fully."""
+    base = tmp_path_factory.mktemp("pipeline")
+    generated = base / "generated"
+    demo_data.generate(generated, seed=7, days=2, lines=12_000)
+    objects = _objects(generated)
+    assert len(objects) > 20
+    landing = base / "landing"
+    half = len(objects) // 2
+    for batch in (objects[:half], objects[half:]):
+        for source in batch:
+            target = landing / source.relative_to(generated)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+    # the first batch only, as if the rest had not been delivered yet
+    for source in objects[half:]:
+        (landing / source.relative_to(generated)).unlink()
+
+    project = copy_project(base / "project")
+    first = loader.load_logs(str(landing), str(project.database))
+    project.dbt("build")
+    after_first = project.query("select count(*) from int_s3_access_logs__parsed")[0][0]
+
+    for source in objects[half:]:
+        target = landing / source.relative_to(generated)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, target)
+    second = loader.load_logs(str(landing), str(project.database))
+    project.dbt("build")
+    incremental = _snapshot(project)
+
+    rerun_load = loader.load_logs(str(landing), str(project.database))
+    project.dbt("build")
+    rerun = _snapshot(project)
+
+    project.dbt("build", "--full-refresh")
+    full = _snapshot(project)
+    return {
+        "project": project,
+        "first": first,
+        "second": second,
+        "rerun_load": rerun_load,
+        "after_first": after_first,
+        "incremental": incremental,
+        "rerun": rerun,
+        "full": full,
+        "incidents": json.loads((generated / "incidents.json").read_text()),
+    }
+
+
+def test_second_batch_is_parsed_incrementally_and_equals_a_full_refresh(pipeline: dict) -> None:
+    assert pipeline["first"].lines > 0 and pipeline["second"].lines > 0
+    assert pipeline["after_first"] == pipeline["first"].lines
+    for name, rows in pipeline["full"].items():
+        assert pipeline["incremental"][name] == rows, f"{name} differs from a full refresh"
+    assert len(pipeline["full"]["s3_access_logs_v2"]) > 10_000
+
+
+def test_rerun_with_nothing_new_loads_and_adds_nothing(pipeline: dict) -> None:
+    assert pipeline["rerun_load"].lines == 0
+    assert pipeline["rerun"] == pipeline["incremental"]
+
+
+def test_every_raw_line_is_parsed_or_quarantined_exactly_once(pipeline: dict) -> None:
+    project = pipeline["project"]
+    raw = project.query(
+        "select count(distinct (file_name, file_row_number)) from s3_access_logs_raw"
+    )
+    total = pipeline["first"].lines + pipeline["second"].lines
+    parsed = len(pipeline["full"]["s3_access_logs_v2"])
+    quarantined = len(pipeline["full"]["s3_access_logs_quarantine"])
+    assert raw[0][0] == total == parsed + quarantined
+    assert quarantined > 0, "the demo data plants malformed lines; they must be quarantined"
+    duplicates = project.query(
+        "select file_name, file_row_number from s3_access_logs_v2 group by all having count(*) > 1"
+    )
+    assert duplicates == []
+
+
+def test_quarantine_keeps_reason_file_row_and_line(pipeline: dict) -> None:
+    for file_name, row, reason, raw, _modified, loaded_at in pipeline["full"][
+        "s3_access_logs_quarantine"
+    ]:
+        assert file_name and row >= 1 and loaded_at is not None
+        assert reason and raw is not None
+
+
+def test_public_models_have_documented_columns_in_contract_order(pipeline: dict) -> None:
+    project = pipeline["project"]
+    names = ", ".join(f"'{n}'" for n in PUBLIC)
+    columns = project.query(MODEL_COLUMNS_SQL.format(names=names))
+    v1 = [c for t, c in columns if t == "s3_access_logs_v1"]
+    assert v1[:24] == [
+        "bucketowner", "bucket_name", "requestdatetime", "remoteip", "requester", "requestid",
+        "operation", "key", "request_uri", "httpstatus", "errorcode", "bytessent",
+        "objectsize", "totaltime", "turnaroundtime", "referrer", "useragent", "versionid",
+        "hostid", "sigv", "ciphersuite", "authtype", "endpoint", "tlsversion",
+    ]  # fmt: skip
+    v2 = [c for t, c in columns if t == "s3_access_logs_v2"]
+    assert v2[:3] == ["bucket_owner", "bucket", "requested_at"]
+
+
+def test_docs_generate_describes_every_column_of_every_model(pipeline: dict) -> None:
+    project = pipeline["project"]
+    project.dbt("docs", "generate")
+    target = project.root / "target"
+    manifest = json.loads((target / "manifest.json").read_text())
+    catalog = json.loads((target / "catalog.json").read_text())
+    missing = []
+    for unique_id, node in manifest["nodes"].items():
+        if node["resource_type"] not in ("model", "seed"):
+            continue
+        if not node.get("description"):
+            missing.append(unique_id)
+        built = catalog["nodes"].get(unique_id, {}).get("columns", {})
+        assert built, f"{unique_id} missing from the catalog"
+        documented = {name.lower(): col for name, col in node["columns"].items()}
+        for column in built:
+            if not documented.get(column.lower(), {}).get("description"):
+                missing.append(f"{unique_id}.{column}")
+    assert missing == []
+
+
+def test_quickstart_example_queries_run_unchanged_on_v1(pipeline: dict) -> None:
+    """The six example queries of the quickstart, as written there, against v1."""
+    project = pipeline["project"]
+    reference = REPO.parent / "shared" / "reference" / "snowflake_quickstart_s3_access_logs.md"
+    if not reference.exists():
+        pytest.skip("the quickstart text is not beside this checkout")
+    text = reference.read_text()
+    block = text[text.index("-- Investigate who deleted which object") :]
+    block = block[: block.index("```")]
+    queries = [q.strip() for q in block.split(";") if q.strip() and "select" in q.lower()]
+    assert len(queries) == 6
+    with duckdb.connect() as con:
+        con.execute(f"attach '{project.database}' as built (read_only)")
+        # zeroifnull is a macro the build created in the database, for these queries
+        con.execute("set search_path = 'memory.main,built.main'")
+        # the names the quickstart's queries use, as views of v1
+        con.execute("create schema s3_access_logs_db")
+        for name in ("s3_access_logs_db.mybucket_logs", "s3_access_logs"):
+            con.execute(f"create view {name} as select * from built.main.s3_access_logs_v1")
+        for query in queries:
+            assert con.execute(query).description
+        denied = con.execute("SELECT * FROM s3_access_logs WHERE httpstatus = '403'").fetchall()
+        anonymous = con.execute("SELECT * FROM s3_access_logs WHERE Requester IS NULL").fetchall()
+    assert denied and anonymous, "the demo plants access-denied and anonymous requests"
+
+
+def test_incremental_run_parses_only_new_lines(dbt_project: DbtProject, tmp_path: Path) -> None:
+    """A marker written into an already-parsed row survives the next run: it was not reparsed;
+    a full refresh reparses everything and the marker is gone."""
+    generated = tmp_path / "generated"
+    demo_data.generate(generated, seed=3, days=1, lines=2_000)
+    objects = _objects(generated)
+    landing = tmp_path / "landing"
+    for source in objects:
+        target = landing / source.relative_to(generated)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, target)
+    late = objects[-3:]
+    for source in late:
+        (landing / source.relative_to(generated)).unlink()
+    loader.load_logs(str(landing), str(dbt_project.database))
+    dbt_project.dbt("run")
+    with duckdb.connect(str(dbt_project.database)) as con:
+        con.execute(
+            "update int_s3_access_logs__parsed set user_agent = 'MARKER'"
+            " where file_row_number = 1 and parse_error is null"
+        )
+        marked = con.execute("select count(*) from s3_access_logs_v2 where user_agent = 'MARKER'")
+        assert marked.fetchone()[0] > 0
+    total = (
+        "select (select count(*) from s3_access_logs_v2)"
+        " + (select count(*) from s3_access_logs_quarantine)"
+    )
+    before = dbt_project.query(total)[0][0]
+    for source in late:
+        shutil.copy(source, landing / source.relative_to(generated))
+    added = loader.load_logs(str(landing), str(dbt_project.database)).lines
+    dbt_project.dbt("run")
+    marked_after = "select count(*) from s3_access_logs_v2 where user_agent = 'MARKER'"
+    assert dbt_project.query(marked_after)[0][0] > 0
+    assert added > 0
+    assert dbt_project.query(total)[0][0] == before + added
+    dbt_project.dbt("run", "--full-refresh")
+    assert dbt_project.query(marked_after)[0][0] == 0
