@@ -25,7 +25,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check bootstrap tests
 	$(BIN)/ruff format --check bootstrap tests
-	$(BIN)/sqlfluff lint models analyses macros tests
+	$(BIN)/sqlfluff lint $(wildcard models analyses macros tests)
 
 clean:
 	rm -rf $(VENV) target logs data
