@@ -1,0 +1,137 @@
+"""One parser: the DuckDB path gives exactly what bootstrap/parser.py gives.
+
+On DuckDB, lines of the common shape are split natively (macros/parse_raw_lines.sql) and the
+rest go through the Python parser registered as a function. This builds the parse model twice
+over the same corpus, once with the native split and once with every line through Python,
+and demands identical rows; then checks the Python-only rows against `parser.parse_row` called
+directly, as the CLI and the Snowflake UDTF call it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+
+import pytest
+from conftest import DbtProject, copy_project
+from test_parser_fuzz import _mutate
+
+from bootstrap import loader, parser, synth
+
+COLUMNS = ", ".join(parser.OUTPUT_COLUMNS)
+
+# Lines of known-tricky shapes: every branch of the native classifier, both sides of it.
+EDGE_LINES = [
+    # 27 fields, offsets, 4-part operations, keys with ASCII and non-ASCII escapes
+    "o b [06/Feb/2026:10:00:01 +0530] 192.0.2.3 - R1 REST.PUT.OBJECT_LOCK_CONFIGURATION a%20b%2Bc"
+    ' "PUT /b/a%20b%2Bc?x=1&y HTTP/1.1" 200 - - 10 5 3 "-" "ua" - H SigV4 C AuthHeader h TLSv1.2'
+    " arn:aws:s3:us-east-1:123456789012:accesspoint/ap No us-west-2",
+    "o b [06/Feb/2026:10:00:01 -0800] 2001:db8::1 arn:aws:sts::123456789012:assumed-role/R/a@b.c"
+    ' R2 S3.CREATE.DELETEMARKER %C3%A9t%C3%A9 "DELETE /b/x HTTP/1.1" 204 - - - 1 1 "" "" - - -'
+    " - - - - - Yes - extra1 extra2",
+    "o b [29/Feb/2024:23:59:59 +0000] 1.2.3.4 svc:s3.amazonaws.com R3 REST.GET.OBJECT %00x"
+    ' "GET /b/%00x HTTP/1.1" 200 - 1 1 1 1 "-" "-"',
+    'o b [30/Feb/2024:23:59:59 +0000] 1.2.3.4 - R4 REST.GET.OBJECT k "GET /b/k HTTP/1.1"'
+    ' 200 - 1 1 1 1 "-" "-"',
+    'o b [06/feb/2026:10:00:01 +0000] 1.2.3.4 - R5 REST.GET.OBJECT k "GET /b/k HTTP/1.1"'
+    ' 200 - 1 1 1 1 "-" "-"',
+    'o b [06/Feb/2026:10:00:01 +0000] 1.2.3.4 - R6 REST.GET.OBJECT k "GET /b/k HTTP/1.1"'
+    ' 2000000000 - 1 1 1 1 "-" "-"',
+    'o b [06/Feb/2026:10:00:01 +0000] 1.2.3.4 - R7 REST.GET.OBJECT k "GET /b/k HTTP/1.1"'
+    ' 200 - 1 1 1 1 "-" "-" - - - - - - - - Maybe',
+    "o b [06/Feb/2026:10:00:01 +0000] 1.2.3.4 "
+    + "f" * 64
+    + ' R8 REST.GET.OBJECT k "GET /a b c HTTP/1.1" 200 - 1 1 1 1 "-" "-"',
+    "o b [06/Feb/2026:10:00:01 +0000] 1.2.3.4 arn:aws:iam::123456789012:root R9 WEBSITE.GET.OBJECT"
+    ' k "GET /k" 200 - 1 1 1 1 "-" "x" y',
+    "o b [06/Feb/2026:10:00:01 +0000] 1.2.3.4 arn:aws:iam::12345678901x:user/u R10 REST.GET.OBJECT"
+    ' k "GET /k?" 200 - 1 1 1 1 "r "q" s" "u "v" w" - - -',
+    "o b [06/Feb/2026:10:00:01 +0000] 1.2.3.4 arn:aws:sts::1:federated-user/f R11"
+    " BATCH.DELETE.OBJECT k - - - - - - - - -",
+    "",
+    "   ",
+    "garbage",
+]
+
+
+def _corpus(folder: Path) -> int:
+    """Write the corpus as log objects the loader accepts; return the number of lines."""
+    rng = random.Random(20261127)
+    lines = [line for line, _ in synth.lines(rng, 6_000, dt.datetime(2026, 2, 1), ["b1", "b2"])]
+    lines += [_mutate(rng, rng.choice(lines)) for _ in range(3_000)]
+    lines += EDGE_LINES
+    lines = [line.replace("\n", " ").replace("\r", " ") for line in lines]
+    folder.mkdir(parents=True)
+    for index in range(0, len(lines), 1_000):
+        name = f"logs/2026-02-01-00-00-{index // 1000:02d}-CONFORMANCE{index:06d}"
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines[index : index + 1_000]) + "\n", encoding="utf-8")
+    return sum(1 for line in lines if line)  # the loader skips empty lines, like Snowflake
+
+
+def _takes_fast_path(line: str) -> bool:
+    try:
+        return parser._parse_fast(line) is not None
+    except parser._Reject:
+        return False
+
+
+def _parsed(project: DbtProject, native: bool) -> list[tuple]:
+    project.dbt(
+        "run",
+        "--select",
+        "int_s3_access_logs__parsed",
+        "--full-refresh",
+        "--vars",
+        f"{{s3logs_native_parse: {str(native).lower()}}}",
+    )
+    return project.query(
+        "select file_name, file_row_number, raw, "
+        f"{COLUMNS} from int_s3_access_logs__parsed order by file_name, file_row_number"
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    base = tmp_path_factory.mktemp("conformance")
+    expected_lines = _corpus(base / "logs")
+    project = copy_project(base / "project")
+    loader.load_logs(str(base / "logs"), str(project.database))
+    project.dbt("run", "--select", "stg_s3logs__raw_lines")
+    raw = dict(
+        ((f, n), r)
+        for f, n, r in project.query(
+            "select file_name, file_row_number, raw from s3_access_logs_raw"
+        )
+    )
+    python_rows = _parsed(project, native=False)
+    native_rows = _parsed(project, native=True)
+    return {"raw": raw, "python": python_rows, "native": native_rows, "lines": expected_lines}
+
+
+def test_native_split_and_python_parser_give_identical_rows(built: dict) -> None:
+    assert len(built["python"]) == built["lines"] == len(built["raw"])
+    differences = [(p, n) for p, n in zip(built["python"], built["native"], strict=True) if p != n]
+    assert differences == []
+
+
+def test_python_function_in_duckdb_equals_the_parser_called_directly(built: dict) -> None:
+    mismatches = []
+    for row in built["python"]:
+        file_name, row_number, _raw_kept, *values = row
+        line = built["raw"][(file_name, row_number)]
+        expected = list(parser.parse_row(line))
+        if values != expected:
+            mismatches.append((line, values, expected))
+    assert mismatches == []
+
+
+def test_corpus_exercises_both_paths_and_rejections(built: dict) -> None:
+    errors = [row for row in built["python"] if row[-1] is not None]
+    assert errors, "the corpus must contain rejected lines"
+    assert len(errors) < len(built["python"]) // 2
+    fast = [_takes_fast_path(line) for line in built["raw"].values()]
+    assert sum(fast) > 5_000, "most lines should have the common shape the native split takes"
+    assert len(fast) - sum(fast) > 500, "and many should need the general parser"
