@@ -2,8 +2,9 @@
   Replaces the quickstart's stream + task: every raw line parsed exactly once.
   - Incremental by loaded_at, looking back var('s3logs_lookback_hours') behind the newest parsed
     row so that raw rows committed late are still picked up.
-  - Rows already parsed are skipped (anti-join), duplicates in the raw table collapse to one,
-    and unique_key makes a re-parse of the same line replace it, never duplicate it.
+  - Rows already parsed from the same or a later load are skipped (anti-join); of duplicates in
+    the raw table the latest load wins (an object reloaded with `s3logs load --reload-changed`
+    is reparsed); unique_key makes a re-parse replace the earlier row, never duplicate it.
   - Rejected lines stay here, with parse_error and their raw text, for the quarantine model.
 -#}
 {{
@@ -41,11 +42,12 @@ new_lines as (
             on
                 raw_lines.file_name = already_parsed.file_name
                 and raw_lines.file_row_number = already_parsed.file_row_number
+                and raw_lines.loaded_at <= already_parsed.loaded_at
         where already_parsed.file_name is null
     {% endif %}
     qualify row_number() over (
         partition by raw_lines.file_name, raw_lines.file_row_number
-        order by raw_lines.loaded_at, raw_lines.raw
+        order by raw_lines.loaded_at desc, raw_lines.raw
     ) = 1
 ),
 
