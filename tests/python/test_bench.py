@@ -1,0 +1,89 @@
+"""Smoke test of `make bench` at tiny sizes: it runs and its counts add up (no timing asserts)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bootstrap import bench
+
+
+def test_baseline_is_the_quickstart_udtf_with_the_26_group_athena_regex():
+    import re
+
+    assert re.compile(bench.ATHENA_PATTERN).groups == bench.BASELINE_GROUPS == 26
+    line = (
+        "79a5 awsexamplebucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 79a5 3E57427F3EXAMPLE "
+        'REST.GET.VERSIONING - "GET /awsexamplebucket1?versioning HTTP/1.1" 200 - 113 - 7 - '
+        '"-" "S3Console/0.4" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/'
+        "VLi31234= SigV2 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader awsexamplebucket1.s3.us-west-1."
+        "amazonaws.com TLSV1.2 arn:aws:s3:us-west-1:123456789012:accesspoint/example Yes"
+    )
+    (row,) = bench.baseline_parse(line)
+    assert row[2] == "06/Feb/2019:00:00:38 +0000"
+    assert row[8] == "GET /awsexamplebucket1?versioning HTTP/1.1"  # quotes stripped by clean()
+    assert row[7] is None and row[25] == "Yes"
+    legacy = line[: line.index('"S3Console/0.4"') + len('"S3Console/0.4"')]
+    assert bench.baseline_parse(legacy) == []  # 17 fields: the regex has no match, no row
+
+
+def test_parser_bench_counts_add_up():
+    res = bench.parser_bench(count=400, rounds=1, seed=7)
+    acc = res.accuracy
+    assert res.lines == acc.lines == 400
+    assert acc.ours_parsed + acc.ours_rejected == res.lines  # never drops a line
+    assert acc.ours_wrong == 0
+    assert acc.baseline_matched + acc.baseline_dropped == res.lines
+    assert res.subset_lines == acc.baseline_matched
+    assert acc.baseline_dropped > 0  # the corpus has legacy lines and quotes in user-agents
+    assert sum(acc.dropped_shapes.values()) == acc.baseline_dropped
+    for subset in (False, True):
+        for name in (bench.OURS, bench.OURS_ROW):
+            ratio = res.ratio(name, subset)
+            assert isinstance(ratio, float) and ratio > 0
+    text = bench.describe_parser(res)
+    assert "ratio parse_line / baseline" in text and "dropped silently" in text
+
+
+def test_write_log_objects_is_loadable_and_deterministic(tmp_path):
+    from bootstrap.loader import is_log_object
+
+    first = bench.write_log_objects(tmp_path / "a", 250, lines_per_object=100, workers=1)
+    again = bench.write_log_objects(tmp_path / "b", 250, lines_per_object=100, workers=2)
+    assert first == again and first[:2] == (3, 250)
+    files = sorted(p for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) == 3 and all(is_log_object(str(p)) for p in files)
+    assert sum(len(p.read_text().splitlines()) for p in files) == 250
+    other = sorted(p for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert [p.read_bytes() for p in files] == [p.read_bytes() for p in other]
+
+
+@pytest.mark.timeout(600)
+def test_e2e_bench_counts_add_up(tmp_path):
+    res = bench.e2e_bench(300, workdir=tmp_path, modes=("run",), lines_per_object=100)
+    run = res.modes["run"]
+    assert res.load_lines == 300 and res.extra_lines == 3
+    assert run.rows["raw"] == res.lines == 303
+    assert run.rows["raw"] == run.rows["v2"] + run.rows["quarantine"]
+    assert run.rows["quarantine"] == res.malformed
+    assert res.rate("run") > 0 and run.fraction > 0
+    assert "model.s3logs.int_s3_access_logs__parsed" in run.full.nodes
+    assert "raw 303 = v2" in bench.describe_e2e(res)
+
+
+def test_cli_parser_only_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    args = ["--skip-e2e", "--parser-lines", "200", "--rounds", "1", "--json", str(out)]
+    assert bench.main(args) == 0
+    report = json.loads(out.read_text())
+    assert report["parser"]["ratio_whole"] > 0 and report["parser"]["ratio_subset"] > 0
+    assert "e2e" not in report
+    assert "Machine:" in capsys.readouterr().out
+
+
+def test_help_runs(capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--help"])
+    assert exc.value.code == 0
+    assert "--skip-parser" in capsys.readouterr().out
