@@ -44,7 +44,10 @@ def _summary(database: Path) -> str:
             f"  {requests:>8,} requests  {denied:>6,} denied  {sent / 1e9:>7.2f} GB sent  "
             f"{kind:<15} {requester}"
         )
-    lines.append(f"explore: duckdb {database} -c 'select * from s3_access_logs_v2 limit 5'")
+    lines.append(
+        "explore: .venv/bin/dbt show --inline "
+        "\"select * from {{ ref('s3_access_logs') }} where http_status = 403\""
+    )
     return "\n".join(lines)
 
 

@@ -47,7 +47,7 @@ new_lines as (
     {% endif %}
     qualify row_number() over (
         partition by raw_lines.file_name, raw_lines.file_row_number
-        order by raw_lines.loaded_at desc, raw_lines.raw
+        order by raw_lines.loaded_at desc, raw_lines.raw asc
     ) = 1
 ),
 

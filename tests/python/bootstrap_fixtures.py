@@ -98,12 +98,7 @@ def aws_clients(endpoint: str) -> dict[str, Any]:
     return {name: session.client(name, endpoint_url=endpoint) for name in ("s3", "iam", "sqs")}
 
 
-@pytest.fixture(scope="session")
-def fakesnow_kwargs() -> Iterator[dict[str, Any]]:
-    import fakesnow
-
-    with fakesnow.server() as kwargs:
-        yield kwargs
+# fakesnow_kwargs (one fakesnow server for the session) is in conftest.py.
 
 
 @pytest.fixture

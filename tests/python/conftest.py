@@ -8,8 +8,10 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -60,3 +62,16 @@ def copy_project(destination: Path) -> DbtProject:
 @pytest.fixture
 def dbt_project(tmp_path: Path) -> DbtProject:
     return copy_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def fakesnow_kwargs() -> Iterator[dict[str, Any]]:
+    """One fakesnow server on loopback for the whole session: connection kwargs.
+
+    Session-wide because `fakesnow.server()` can be called only once per process: it imports
+    its submodule `fakesnow.server`, which then shadows the function.
+    """
+    import fakesnow
+
+    with fakesnow.server() as kwargs:
+        yield kwargs

@@ -10,10 +10,9 @@ here; the handler is exercised as Snowflake calls it in test_udtf_handler.py.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import fakesnow
 import pytest
 import sqlglot
 from conftest import REPO, DbtProject, copy_project
@@ -25,11 +24,12 @@ SQL_TYPES = {"timestamp": "timestamp_ntz"}
 
 
 @pytest.fixture(scope="module")
-def snowflake_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProject]:
+def snowflake_project(
+    tmp_path_factory: pytest.TempPathFactory, fakesnow_kwargs: dict[str, Any]
+) -> DbtProject:
     project = copy_project(tmp_path_factory.mktemp("snowflake") / "project")
-    with fakesnow.server() as server:
-        project.env = {"S3LOGS_FAKESNOW_PORT": str(server["port"])}
-        yield project
+    project.env = {"S3LOGS_FAKESNOW_PORT": str(fakesnow_kwargs["port"])}
+    return project
 
 
 def _compile_inline(project: DbtProject, jinja: str) -> str:
