@@ -30,8 +30,10 @@ USER_AGENTS = [
     "rclone/v1.66.0",
     "Terraform/1.7.5 (+https://www.terraform.io) terraform-provider-aws/5.43.0",
     "AWS-Support-TrustedAdvisor, aws-internal/3 aws-sdk-java/1.12.600",
-    '[aws-cli/2.15.30 "quoted" Python/3.11.8]',
 ]
+# Clients control the user-agent; a few send quotes in it. Rare in real traffic, so 1 in 100.
+QUOTED_USER_AGENT = '[aws-cli/2.15.30 "quoted" Python/3.11.8]'
+QUOTED_USER_AGENT_SHARE = 0.01
 REFERERS = [None] * 12 + [
     "https://console.aws.amazon.com/s3/buckets/data-lake",
     "https://app.example.com/reports?id=42&view=full",
@@ -125,7 +127,9 @@ def record(
         target = f"/{bucket}/{k}" if k else f"/{bucket}?list-type=2&prefix={rng.choice(PREFIXES)}"
         uri = f"{method} {target} HTTP/1.1"
         referer = rng.choice(REFERERS)
-        agent = user_agent or rng.choice(USER_AGENTS)
+        agent = user_agent or (
+            QUOTED_USER_AGENT if rng.random() < QUOTED_USER_AGENT_SHARE else rng.choice(USER_AGENTS)
+        )
     size = rng.choice((None, rng.randrange(1, 5_000_000)))
     if bytes_sent is None and method == "GET" and status == 200 and size:
         bytes_sent = size

@@ -29,9 +29,9 @@
 
 {#-
   DuckDB: lines of the common, unambiguous shape (exactly six double quotes delimiting
-  request-URI, referer and user-agent; ASCII numbers; a plain timestamp; ASCII-only
-  percent-escapes in the key) are split natively, in parallel, by the expressions below, which
-  mirror parser._parse_fast and parser.derive step by step. Every other line, and every line
+  request-URI, referer and user-agent; ASCII numbers; a plain timestamp; percent-escapes in
+  the key that decode to valid UTF-8) are split natively, in parallel, by the expressions
+  below, which mirror parser._parse_fast and parser.derive step by step. Every other line, and every line
   when var s3logs_native_parse is false, goes through the Python parser itself, registered as
   s3logs_parse() by bootstrap/duckdb_udf.py. tests/python/test_dbt_conformance.py proves the
   two give identical rows on the whole test corpus.
@@ -40,34 +40,30 @@
     {%- set native = var('s3logs_native_parse', true) %}
     with
 
-    split_quotes as (
-        select
-            *,
-            string_split(rtrim(raw, chr(13) || chr(10)), '"') as q
-        from {{ relation }}
+    candidates as (
+        select * from {{ s3logs_duckdb_split(relation) }}
     ),
 
-    split_fields as (
+    -- materialized with the line and the verdict only: the split lists are not kept, and the
+    -- native branch re-splits its own lines, which is cheaper than splitting twice for both
+    classified as materialized (
         select
-            *,
-            case when len(q) = 7 and q[5] = ' ' then string_split(q[1], ' ') end as h,
-            case when len(q) = 7 and q[5] = ' ' then string_split(q[3], ' ') end as m,
-            case when len(q) = 7 and q[5] = ' ' and q[7] <> '' then string_split(q[7], ' ') end as t
-        from split_quotes
-    ),
-
-    classified as (
-        select
-            *,
+            raw,
+            file_name,
+            file_row_number,
+            file_last_modified,
+            loaded_at,
             {{ native }} and coalesce(
-                len(h) = 10 and h[10] = ''
-                and len(m) = 8 and m[1] = '' and m[8] = '' and strlen(q[3]) = length(q[3])
-                and regexp_full_match(m[2], '-|[0-9]{1,9}')
-                and m[3] <> ''
-                and regexp_full_match(m[4], '-|[0-9]{1,18}')
-                and regexp_full_match(m[5], '-|[0-9]{1,18}')
-                and regexp_full_match(m[6], '-|[0-9]{1,9}')
-                and regexp_full_match(m[7], '-|[0-9]{1,9}')
+                -- a line ending in CR or LF (not left by the loaders) is the parser's to strip
+                not (suffix(raw, chr(13)) or suffix(raw, chr(10)))
+                and len(h) = 10 and h[10] = ''
+                -- status, error code, bytes sent, object size, total and turn-around time
+                and strlen(q[3]) = length(q[3])
+                and regexp_full_match(
+                    q[3],
+                    ' (-|[0-9]{1,9}) [^ ]+ (-|[0-9]{1,18}) (-|[0-9]{1,18}) (-|[0-9]{1,9})'
+                    || ' (-|[0-9]{1,9}) '
+                )
                 and (t is null or t[1] = '')
                 and (t is null or coalesce(t[10], '-') in ('-', '', 'Yes', 'No'))
                 and regexp_full_match(
@@ -76,10 +72,22 @@
                     || ':[0-9]{2}:[0-9]{2}:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]\]'
                 )
                 and try_strptime(substr(h[3], 2), '%d/%b/%Y:%H:%M:%S') is not null
-                and regexp_full_match(h[9], '([^%]|%[2-7][0-9A-Fa-f])*'),
+                -- percent-escapes that decode to valid UTF-8, where url_decode equals
+                -- Python's unquote (others, e.g. %FF, go to the parser)
+                and regexp_full_match(
+                    h[9],
+                    '([^%]|%[2-7][0-9A-Fa-f]|%[Cc][2-9A-Fa-f]%[89ABab][0-9A-Fa-f]'
+                    || '|%[Dd][0-9A-Fa-f]%[89ABab][0-9A-Fa-f]'
+                    || '|%[Ee][1-9A-Ca-cEFef](%[89ABab][0-9A-Fa-f]){2}'
+                    || '|%[Ff][1-3](%[89ABab][0-9A-Fa-f]){3})*'
+                ),
                 false
             ) as is_native
-        from split_fields
+        from candidates
+    ),
+
+    native_lines as (
+        select * from {{ s3logs_duckdb_split("(select * from classified where is_native)") }}
     ),
 
     native_fields as (
@@ -124,8 +132,7 @@
             string_split(nullif(nullif(q[2], '-'), ''), ' ') as uri_parts,
             string_split(nullif(nullif(h[6], '-'), ''), ':') as arn_parts,
             string_split(nullif(nullif(h[8], '-'), ''), '.') as operation_parts
-        from classified
-        where is_native
+        from native_lines
     ),
 
     native_targets as (
@@ -224,4 +231,24 @@
     select * from native
     union all by name
     select * from python
+{% endmacro %}
+
+{#-
+  A relation's lines split at double quotes (q: 7 parts in the common shape) and those parts at
+  spaces: h (fields 0-8), m (status .. turn-around time), t (fields after the user-agent).
+-#}
+{% macro s3logs_duckdb_split(source) %}
+    (
+        select
+            *,
+            case when len(q) = 7 and q[5] = ' ' then string_split(q[1], ' ') end as h,
+            case when len(q) = 7 and q[5] = ' ' then string_split(q[3], ' ') end as m,
+            case when len(q) = 7 and q[5] = ' ' and q[7] <> '' then string_split(q[7], ' ') end as t
+        from (
+            select
+                *,
+                string_split(raw, '"') as q
+            from {{ source }}
+        ) as quotes_split
+    ) as fields_split
 {% endmacro %}

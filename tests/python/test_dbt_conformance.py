@@ -21,6 +21,11 @@ from bootstrap import loader, parser, synth
 
 COLUMNS = ", ".join(parser.OUTPUT_COLUMNS)
 
+ESCAPED_KEYS = [
+    "%c3%a9t%C3%A9", "%FF", "%C3%28", "%E0%A4%A4", "%ED%A0%80", "%F0%9F%98%80", "%F1%80%80%80",
+    "%E2%82%AC", "%E2%82", "%C3", "%1F", "%7F%20x+y", "d%C3%A9j%C3%A0/vu/%CE%A9.txt",
+]  # fmt: skip
+
 # Lines of known-tricky shapes: every branch of the native classifier, both sides of it.
 EDGE_LINES = [
     # 27 fields, offsets, 4-part operations, keys with ASCII and non-ASCII escapes
@@ -52,6 +57,11 @@ EDGE_LINES = [
     "",
     "   ",
     "garbage",
+] + [
+    # keys whose escapes are valid UTF-8 (native), invalid (Python: U+FFFD), or excluded leads
+    f'o b [06/Feb/2026:10:00:01 +0000] 1.2.3.4 - K{i} REST.GET.OBJECT {key} "GET /b/{key}'
+    f' HTTP/1.1" 200 - 1 1 1 1 "-" "-"'
+    for i, key in enumerate(ESCAPED_KEYS)
 ]
 
 
