@@ -221,3 +221,9 @@ def test_incremental_run_parses_only_new_lines(dbt_project: DbtProject, tmp_path
     assert dbt_project.query(total)[0][0] == before + added
     dbt_project.dbt("run", "--full-refresh")
     assert dbt_project.query(marked_after)[0][0] == 0
+
+
+def test_build_before_anything_is_loaded_says_what_to_do(dbt_project: DbtProject) -> None:
+    result = dbt_project.dbt("build", check=False)
+    assert result.returncode != 0
+    assert "does not exist yet. Load logs first: `s3logs load" in result.stdout
