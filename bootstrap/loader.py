@@ -13,10 +13,16 @@ landing contract in DESIGN.md). A load-history table makes every object load exa
 
 Memory stays flat however large the source: listings are read page by page, objects are read in
 chunks, and rows go to DuckDB through an Arrow table whenever a batch fills up.
+
+Plain UTF-8 local files skip the Python line splitting: DuckDB reads and splits them itself
+(`read_text`) in one statement per batch, in about half the time. Gzipped files, files that are
+not valid UTF-8, files larger than a batch and S3 objects take the Python path; both paths give
+the same rows.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime as dt
 import logging
@@ -47,6 +53,8 @@ DEFAULT_SOURCE = "data/demo-logs"
 DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 _READ_CHUNK = 1024 * 1024
 _LISTING_PAGE = 1000
+# DuckDB expands these in file names as glob patterns; such paths are read by Python instead.
+_GLOB_CHARS = frozenset("*?[{")
 
 # The name every S3 log object ends in, in both key layouts: `prefixYYYY-mm-DD-HH-MM-SS-Unique`
 # and `prefix/account/region/bucket/YYYY/MM/DD/YYYY-mm-DD-HH-MM-SS-Unique`.
@@ -122,6 +130,7 @@ class LogObject:
     size: int
     last_modified: dt.datetime  # naive UTC
     read: Callable[[], Iterator[bytes]]
+    path: Path | None = None  # local files only: DuckDB may read them itself
 
 
 def is_log_object(file_name: str) -> bool:
@@ -220,6 +229,40 @@ def _numbered(
     return kept, numbers, len(lines) - len(kept)
 
 
+def _plain_text_lines(chunks: Iterable[bytes]) -> int | None:
+    """How many lines (blank ones included) plain UTF-8 data has; None if gzipped or not UTF-8.
+
+    This decides which local files DuckDB may read itself: `read_text` fails a whole statement
+    over one byte that is not UTF-8, where `_blocks` turns it into U+FFFD and keeps the line.
+    The count gives the blank lines of the summary, since DuckDB only reports the rows it kept.
+    """
+    lines = 0
+    last = b""
+    decoder = None
+    for chunk in chunks:
+        if not last and chunk.startswith(b"\x1f\x8b"):  # the first chunk: see `_decompressed`
+            return None
+        lines += chunk.count(b"\n")
+        last = chunk
+        # ASCII, most log text, is UTF-8 without decoding. Once a chunk is not ASCII, all the
+        # rest is decoded, so that a character split across two chunks is checked whole.
+        if decoder is None and chunk.isascii():
+            continue
+        decoder = decoder or codecs.getincrementaldecoder("utf-8")()
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError:
+            return None
+    if decoder is not None:
+        try:
+            decoder.decode(b"", final=True)  # the data ends inside a character
+        except UnicodeDecodeError:
+            return None
+    if last and not last.endswith(b"\n"):  # a last line without a newline
+        lines += 1
+    return lines
+
+
 # --- sources ---------------------------------------------------------------------------------
 
 
@@ -242,6 +285,7 @@ def _local_pages(folder: Path) -> Iterator[list[LogObject]]:
                     size=stat.st_size,
                     last_modified=_utc(dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc)),
                     read=lambda path=path: _read_file(path),
+                    path=path,
                 )
             )
             if len(page) >= _LISTING_PAGE:
@@ -389,16 +433,67 @@ def _connect(database: str) -> duckdb.DuckDBPyConnection:
         raise LoadError(f"cannot open the DuckDB file {database}: {exc}") from exc
 
 
+# The rows of the plain local files of a batch, in one statement: what `_blocks` gives (lines
+# split at \n, one trailing \r stripped, blank lines skipped but counted in the numbering, the
+# empty string after the final newline no line). Name and time come from the listing, joined
+# on the path; error() fails the load, rather than lose a file's lines, if DuckDB did not give
+# a path back as it was passed.
+_NATIVE_INSERT = f"""
+insert into {RAW_TABLE}
+with files as (
+    select
+        f.file_name,
+        f.file_last_modified,
+        string_split(
+            if(t.filename is null, error('DuckDB did not read ' || f.path), t.content), chr(10)
+        ) as lines
+    from _s3logs_files f left join read_text($paths) t on t.filename = f.path
+),
+numbered as (
+    select
+        file_name,
+        file_last_modified,
+        unnest(lines) as line,
+        generate_subscripts(lines, 1) as file_row_number
+    from files
+),
+stripped as (
+    select
+        if(suffix(line, chr(13)), line[:-2], line) as raw,
+        file_name,
+        file_row_number,
+        file_last_modified
+    from numbered
+)
+select raw, file_name, file_row_number, file_last_modified, $loaded_at
+from stripped
+where raw <> ''
+"""
+# Rows per file for the history: the statement above cannot report them. The batch's loaded_at
+# keeps the scan to its own row groups, and a reloaded object's old rows are deleted already.
+_NATIVE_COUNTS = f"""
+select file_name, count(*) from {RAW_TABLE}
+where loaded_at = $loaded_at and file_name in (select file_name from _s3logs_files)
+group by file_name
+"""
+
+
 class _Batch:
     """Rows and history entries of the objects loaded in one transaction."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, summary: LoadSummary, limit: int) -> None:
-        self.con, self.summary, self.limit = con, summary, limit
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, summary: LoadSummary, limit: int, native: bool
+    ) -> None:
+        self.con, self.summary, self.limit, self.native_enabled = con, summary, limit, native
         self.loaded_at: dt.datetime | None = None
         self._reset()
 
     def _reset(self) -> None:
+        # The next object's index: not len(self.objects), which gets the DuckDB-read files late.
+        self.added = 0
         self.objects: list[tuple[int, str, dt.datetime, str, int, int, str]] = []
+        # (object, index, absolute path, line count, reload) of the files DuckDB reads itself
+        self.native: list[tuple[LogObject, int, str, int, bool]] = []
         self.to_delete: list[str] = []  # changed objects whose old rows go before new ones
         self.raw: list[str] = []
         self.obj: list[int] = []
@@ -416,9 +511,16 @@ class _Batch:
             self.con.execute("begin transaction")
             # One value per batch, so that dbt's lookback window sees a batch whole.
             self.loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        index = len(self.objects)
+        index = self.added
+        self.added += 1
         if reload:
             self.to_delete.append(obj.file_name)
+        path = self._native_path(obj)
+        lines = _plain_text_lines(obj.read()) if path is not None else None
+        if lines is not None:
+            self.native.append((obj, index, path, lines, reload))
+            self.total_bytes += obj.size
+            return
         mark = len(self.raw)
         flushed = False
         count = blanks = 0
@@ -446,6 +548,18 @@ class _Batch:
             log.error("skipped %s: %s (it will be retried on the next run)", obj.file_name, exc)
             self.summary.failed += 1
             return
+        self._loaded(obj, index, count, blanks, reload)
+
+    def _native_path(self, obj: LogObject) -> str | None:
+        """The path DuckDB would read the object from, if it may read it itself."""
+        # DuckDB holds a whole file in memory: a file larger than a batch streams through Python.
+        if not self.native_enabled or obj.path is None or obj.size > self.limit:
+            return None
+        # Absolute, so that DuckDB resolves it as Python does (it would expand a leading ~).
+        path = str(obj.path.absolute())
+        return None if _GLOB_CHARS.intersection(path) else path
+
+    def _loaded(self, obj: LogObject, index: int, count: int, blanks: int, reload: bool) -> None:
         status = "reloaded" if reload else "loaded"
         self.objects.append(
             (index, obj.file_name, obj.last_modified, obj.fingerprint, count, obj.size, status)
@@ -468,6 +582,7 @@ class _Batch:
                 [self.to_delete],
             )
             self.to_delete = []
+        self._insert_native()
         if self.raw:
             lines = pa.table(
                 {
@@ -494,6 +609,28 @@ class _Batch:
             self.con.unregister("_s3logs_objects")
         self.raw, self.obj, self.rows = [], [], []
         self.pending_bytes = 0
+
+    def _insert_native(self) -> None:
+        """Have DuckDB read and append the batch's plain local files (inside the transaction)."""
+        if not self.native:
+            return
+        objs, _, paths, _, _ = zip(*self.native, strict=True)
+        files = pa.table(
+            {
+                "path": pa.array(paths, pa.string()),
+                "file_name": pa.array([o.file_name for o in objs], pa.string()),
+                # From the listing, as the Python path stores it: not DuckDB's own rounding.
+                "file_last_modified": pa.array([o.last_modified for o in objs], pa.timestamp("us")),
+            }
+        )
+        self.con.register("_s3logs_files", files)
+        self.con.execute(_NATIVE_INSERT, {"paths": list(paths), "loaded_at": self.loaded_at})
+        kept = dict(self.con.execute(_NATIVE_COUNTS, {"loaded_at": self.loaded_at}).fetchall())
+        self.con.unregister("_s3logs_files")
+        for obj, index, _, lines, reload in self.native:
+            count = kept.get(obj.file_name, 0)
+            self._loaded(obj, index, count, lines - count, reload)
+        self.native = []
 
     def commit(self) -> None:
         if self.loaded_at is None:
@@ -554,11 +691,14 @@ def load_logs(
     reload_changed: bool = False,
     progress: Callable[[LoadSummary], None] | None = None,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
+    native: bool = True,
 ) -> LoadSummary:
     """Load every log object of `source` (a folder or `s3://bucket/prefix`) not loaded yet.
 
     Raises LoadError, with a message that says what to do, for the failures a user can fix.
-    `progress` is called with the running summary after each object.
+    `progress` is called with the running summary after each object; the files DuckDB reads
+    itself count when their batch commits. `native=False` reads every object through Python,
+    which gives the same rows more slowly: the tests compare the two.
     """
     started = time.monotonic()
     summary = LoadSummary()
@@ -569,7 +709,7 @@ def load_logs(
     con = _connect(database or default_database())
     try:
         con.execute(_CREATE_TABLES)
-        batch = _Batch(con, summary, batch_bytes)
+        batch = _Batch(con, summary, batch_bytes, native)
         for page in pages:
             logs = [obj for obj in page if is_log_object(obj.file_name)]
             for obj in page:

@@ -237,8 +237,9 @@ def test_reload_changed_replaces_only_that_objects_rows(logs: Path, tmp_path: Pa
     assert load_logs(str(logs), str(db), reload_changed=True).objects == 0
 
 
+@pytest.mark.parametrize("native", [True, False])
 def test_a_crash_mid_batch_leaves_nothing_of_that_batch_and_a_rerun_loads_it_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, native: bool
 ) -> None:
     folder = tmp_path / "logs"
     lines = log_lines(60)
@@ -258,7 +259,7 @@ def test_a_crash_mid_batch_leaves_nothing_of_that_batch_and_a_rerun_loads_it_onc
 
     monkeypatch.setattr(loader, "_read_file", crash_in_fifth_object)
     with pytest.raises(OSError, match="disk unplugged"):
-        load_logs(str(folder), str(db), batch_bytes=batch)
+        load_logs(str(folder), str(db), batch_bytes=batch, native=native)
     # the first two batches committed; nothing of the third (objects 5 and 6) is visible
     assert rows(db, "select count(*), max(file_name) from main.s3_access_logs_raw") == [
         (40, SIMPLE.replace("10-15-00", "10-15-03"))
@@ -271,6 +272,37 @@ def test_a_crash_mid_batch_leaves_nothing_of_that_batch_and_a_rerun_loads_it_onc
     assert rows(db, "select raw from main.s3_access_logs_raw") == sorted((x,) for x in lines)
 
 
+def test_a_crash_after_duckdb_read_files_itself_leaves_nothing_of_that_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "logs"
+    lines = log_lines(60)
+    for i in range(6):
+        body = "\n".join(lines[i * 10 : i * 10 + 10]) + "\n"
+        write(folder, SIMPLE.replace("10-15-00", f"10-15-0{i}"), body)
+    db = tmp_path / "s3logs.duckdb"
+    batch = sum(len(x) for x in lines[:20])  # two objects fill a batch
+    real_insert = loader._Batch._insert_native
+    calls = []
+
+    def crash_after_third_insert(self: loader._Batch) -> None:
+        real_insert(self)
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("power cut")
+
+    monkeypatch.setattr(loader._Batch, "_insert_native", crash_after_third_insert)
+    with pytest.raises(OSError, match="power cut"):
+        load_logs(str(folder), str(db), batch_bytes=batch)
+    assert rows(db, "select count(*) from main.s3_access_logs_raw") == [(40,)]
+    assert rows(db, "select count(*) from main.s3_access_logs_load_history") == [(4,)]
+
+    monkeypatch.setattr(loader._Batch, "_insert_native", real_insert)
+    summary = load_logs(str(folder), str(db), batch_bytes=batch)
+    assert (summary.objects, summary.skipped_loaded) == (2, 4)
+    assert rows(db, "select raw from main.s3_access_logs_raw") == sorted((x,) for x in lines)
+
+
 def test_an_object_larger_than_a_batch_still_loads_whole(tmp_path: Path) -> None:
     lines = log_lines(50)
     write(tmp_path / "logs", SIMPLE, "\n".join(lines) + "\n")
@@ -278,6 +310,131 @@ def test_an_object_larger_than_a_batch_still_loads_whole(tmp_path: Path) -> None
     load_logs(str(tmp_path / "logs"), str(db), batch_bytes=1000)
     got = rows(db, "select file_row_number, raw from main.s3_access_logs_raw")
     assert got == [(i + 1, line) for i, line in enumerate(lines)]
+
+
+# --- DuckDB reading plain local files itself vs the Python path ------------------------------
+
+# A multi-byte character across the loader's 1 MiB read chunks, to check UTF-8 across chunks.
+_STRADDLE = "x" * (1024 * 1024 - 1) + "é" + "\n"
+AWKWARD = {
+    "crlf": "a\r\nb\r\n",
+    "blank-lines": "\n\na\n\n\nb\n\n",
+    "cr-only-lines": "\r\n\r\r\na\r\n\r",
+    "no-final-newline": "a\nb",
+    "no-final-newline-crlf": "a\r\nb\r",
+    "non-ascii": "clé=vàlue €5 😀 e\u0301\r\n\u2028 line\n\ufeffbom\n",
+    "nul-and-controls": "a\x00b\x1b[0m\x7f\n",
+    "invalid-utf8": b"ok\nbad \xff\xfe byte\r\n\xc3( and \xed\xa0\x80\n\ntail \xe2\x82",
+    "invalid-utf8-late": ("y" * 3_000_000 + "\n").encode() + b"late \x80 byte\n",
+    "empty": "",
+    "only-blank-lines": "\n\r\n\n",
+    "only-one-newline": "\n",
+    "long-lines": "L" * 3_000_000 + "\n" + "M" * 1_500_000 + "\r\nshort\n",
+    "utf8-across-chunks": _STRADDLE + "next\n",
+    "gzip": gzip.compress(b"g1\r\n\ng2\n"),
+}
+
+
+def awkward_folder(folder: Path) -> list[str]:
+    names = []
+    for i, (label, body) in enumerate(AWKWARD.items()):
+        name = f"{label}/2026-03-02-10-{i:02d}-00-0A1B2C3D4E5F6A7B"
+        write(folder, name, body)
+        names.append(name)
+    return names
+
+
+def load_both_ways(folder: Path, tmp_path: Path, **options) -> dict[bool, tuple]:
+    """Table contents and summary of a load with and without DuckDB reading files itself."""
+    got = {}
+    for native in (True, False):
+        db = tmp_path / f"native-{native}.duckdb"
+        summary = load_logs(str(folder), str(db), native=native, **options)
+        raw = rows(
+            db,
+            "select raw, file_name, file_row_number, file_last_modified "
+            "from main.s3_access_logs_raw",
+        )
+        history = rows(
+            db,
+            "select file_name, fingerprint, rows, bytes, file_last_modified, status "
+            "from main.s3_access_logs_load_history",
+        )
+        stamps = rows(db, "select count(distinct loaded_at) from main.s3_access_logs_raw")
+        counts = (summary.objects, summary.lines, summary.blank_lines, summary.bytes)
+        got[native] = (raw, history, stamps, counts)
+    return got
+
+
+def natively_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the objects DuckDB reads itself, filled in as loads run."""
+    names: list[str] = []
+    real_insert = loader._Batch._insert_native
+
+    def spy(self: loader._Batch) -> None:
+        names.extend(obj.file_name for obj, *_ in self.native)
+        real_insert(self)
+
+    monkeypatch.setattr(loader._Batch, "_insert_native", spy)
+    return names
+
+
+def test_duckdb_and_python_reading_give_identical_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "logs dir é"  # a space and non-ASCII in the path DuckDB is given
+    names = awkward_folder(folder)
+    native = natively_read(monkeypatch)
+    got = load_both_ways(folder, tmp_path)
+    assert got[True] == got[False]
+    raw, history, stamps, (objects, lines, blanks, _) = got[True]
+    assert (objects, stamps) == (len(AWKWARD), [(1,)])
+    assert sorted(native) == sorted(
+        name for name in names if not name.startswith(("invalid-utf8", "gzip"))
+    )
+    # spot checks that the shared semantics are the intended ones
+    by_file = {}
+    for line, name, number, _ in raw:
+        by_file.setdefault(name.split("/")[0], []).append((number, line))
+    assert sorted(by_file["cr-only-lines"]) == [(2, "\r"), (3, "a")]
+    assert sorted(by_file["no-final-newline"]) == [(1, "a"), (2, "b")]
+    assert sorted(by_file["invalid-utf8"]) == [
+        (1, "ok"),
+        (2, "bad \ufffd\ufffd byte"),
+        (3, "\ufffd( and \ufffd\ufffd\ufffd"),
+        (5, "tail \ufffd"),
+    ]
+    assert "empty" not in by_file and "only-blank-lines" not in by_file
+    history_rows = {name.split("/")[0]: count for name, _, count, *_ in history}
+    assert history_rows["only-blank-lines"] == history_rows["empty"] == 0
+    assert (lines, blanks) == (len(raw), 13)
+
+
+def test_duckdb_and_python_reading_agree_over_several_batches_and_a_reload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "logs"
+    names = awkward_folder(folder)
+    native = natively_read(monkeypatch)
+    first = load_both_ways(folder, tmp_path, batch_bytes=2_000_000)
+    assert first[True] == first[False]
+    assert first[True][2][0][0] > 2  # several batches, each with its own loaded_at
+    assert native  # large files go through Python, the others still to DuckDB
+    write(folder, names[0], "changed\r\n\nagain\n")
+    second = load_both_ways(folder, tmp_path, batch_bytes=2_000_000, reload_changed=True)
+    assert second[True] == second[False]
+    assert second[True][3][:3] == (1, 2, 1)
+
+
+def test_paths_duckdb_would_read_as_globs_are_read_by_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "logs[1]"
+    write(folder, SIMPLE, "\n".join(log_lines(3)) + "\n")
+    native = natively_read(monkeypatch)
+    got = load_both_ways(folder, tmp_path)
+    assert got[True] == got[False] and got[True][3][1] == 3
+    assert native == []
 
 
 def test_key_layout_rule_accepts_both_aws_layouts_and_nothing_else() -> None:
