@@ -51,6 +51,10 @@ DEFAULT_SOURCE = "data/demo-logs"
 # Rows are pushed to DuckDB and committed once this much log text is buffered: large enough for
 # DuckDB to write whole row groups, small enough to keep memory flat.
 DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
+# Files DuckDB reads itself hold no memory here, so they count a quarter of their size: bigger
+# transactions let DuckDB write whole row groups to the file instead of passing the remainder
+# of each through the WAL and compressing it again at checkpoint (1M lines: 4.5 s -> 2.7 s).
+_NATIVE_BATCH_SHARE = 4
 _READ_CHUNK = 1024 * 1024
 _LISTING_PAGE = 1000
 # DuckDB expands these in file names as glob patterns; such paths are read by Python instead.
@@ -519,7 +523,7 @@ class _Batch:
         lines = _plain_text_lines(obj.read()) if path is not None else None
         if lines is not None:
             self.native.append((obj, index, path, lines, reload))
-            self.total_bytes += obj.size
+            self.total_bytes += obj.size // _NATIVE_BATCH_SHARE
             return
         mark = len(self.raw)
         flushed = False
