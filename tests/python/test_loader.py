@@ -248,6 +248,7 @@ def test_a_crash_mid_batch_leaves_nothing_of_that_batch_and_a_rerun_loads_it_onc
         write(folder, SIMPLE.replace("10-15-00", f"10-15-0{i}"), body)
     db = tmp_path / "s3logs.duckdb"
     batch = sum(len(x) for x in lines[:20])  # two objects fill a batch
+    monkeypatch.setattr(loader, "_NATIVE_BATCH_SHARE", 1)  # ... on both paths
     real_read = loader._read_file
 
     def crash_in_fifth_object(path: Path):
@@ -282,6 +283,7 @@ def test_a_crash_after_duckdb_read_files_itself_leaves_nothing_of_that_batch(
         write(folder, SIMPLE.replace("10-15-00", f"10-15-0{i}"), body)
     db = tmp_path / "s3logs.duckdb"
     batch = sum(len(x) for x in lines[:20])  # two objects fill a batch
+    monkeypatch.setattr(loader, "_NATIVE_BATCH_SHARE", 1)  # ... on both paths
     real_insert = loader._Batch._insert_native
     calls = []
 
