@@ -107,3 +107,14 @@ def test_macro_path_holds_the_parser_through_a_symlink() -> None:
     link = REPO / "macros" / "s3logs_parser_source.sql"
     assert link.is_symlink()
     assert Path(link.resolve()) == (REPO / "bootstrap" / "parser.py").resolve()
+
+
+def test_string_literals_escape_backslashes_and_quotes_for_snowflake(
+    snowflake_project: DbtProject,
+) -> None:
+    sql = _compile_inline(
+        snowflake_project, "select '{{ dbt.escape_single_quotes(\"a\\\\b'c\") }}' as v"
+    )
+    statement = next(line for line in sql.splitlines() if line.strip())
+    literal = sqlglot.parse_one(statement, read="snowflake").expressions[0].this
+    assert literal.this == "a\\b'c"
