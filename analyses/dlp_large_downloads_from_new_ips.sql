@@ -24,7 +24,6 @@
 -- ir_anonymous_access); buckets that hold sensitive data.
 
 {%- set start_at = var('start_at', none) %}
-{%- set end_at = var('end_at', none) %}
 {%- set min_bytes = var('min_bytes', 10000000000) | int %}
 
 with
@@ -63,14 +62,7 @@ downloads as (
         -- an error response carries an error document, not the object
         and coalesce(access_logs.http_status < 400, true)
         and access_logs.remote_ip is not null
-        {%- if start_at is not none %}
-            and access_logs.requested_at
-            >= cast('{{ dbt.escape_single_quotes(start_at | string) }}' as timestamp)
-        {%- endif %}
-        {%- if end_at is not none %}
-            and access_logs.requested_at
-            < cast('{{ dbt.escape_single_quotes(end_at | string) }}' as timestamp)
-        {%- endif %}
+        {{ s3logs_in_window('access_logs.requested_at') }}
 ),
 
 ip_downloads as (
@@ -101,7 +93,7 @@ new_ip_downloads as (
     {%- if start_at is not none %}
         where
             ip_first_seen.first_seen_at
-            >= cast('{{ dbt.escape_single_quotes(start_at | string) }}' as timestamp)
+            >= {{ s3logs_timestamp_literal(start_at) }}
     {%- endif %}
 ),
 

@@ -27,8 +27,6 @@
 {%- set window_minutes = var('window_minutes', 60) | int %}
 {%- set min_denied = var('min_denied', 50) | int %}
 {%- set min_distinct_keys = var('min_distinct_keys', 25) | int %}
-{%- set start_at = var('start_at', none) %}
-{%- set end_at = var('end_at', none) %}
 {%- set epoch = "cast('1970-01-01' as timestamp)" %}
 
 with
@@ -65,14 +63,7 @@ windowed_requests as (
         on access_logs.error_code = error_codes.error_code
     where
         true
-        {%- if start_at is not none %}
-            and access_logs.requested_at
-            >= cast('{{ dbt.escape_single_quotes(start_at | string) }}' as timestamp)
-        {%- endif %}
-        {%- if end_at is not none %}
-            and access_logs.requested_at
-            < cast('{{ dbt.escape_single_quotes(end_at | string) }}' as timestamp)
-        {%- endif %}
+        {{ s3logs_in_window('access_logs.requested_at') }}
 ),
 
 windows as (

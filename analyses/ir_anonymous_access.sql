@@ -37,8 +37,6 @@
 {%- set grain = grains.get(group_by, grains['object']) %}
 {%- set bucket = var('bucket', none) %}
 {%- set min_requests = var('min_requests', 1) | int %}
-{%- set start_at = var('start_at', none) %}
-{%- set end_at = var('end_at', none) %}
 
 with
 
@@ -69,14 +67,7 @@ anonymous_requests as (
         {%- if bucket is not none %}
             and access_logs.bucket = '{{ dbt.escape_single_quotes(bucket | string) }}'
         {%- endif %}
-        {%- if start_at is not none %}
-            and access_logs.requested_at
-            >= cast('{{ dbt.escape_single_quotes(start_at | string) }}' as timestamp)
-        {%- endif %}
-        {%- if end_at is not none %}
-            and access_logs.requested_at
-            < cast('{{ dbt.escape_single_quotes(end_at | string) }}' as timestamp)
-        {%- endif %}
+        {{ s3logs_in_window('access_logs.requested_at') }}
 ),
 
 final as (

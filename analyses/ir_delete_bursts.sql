@@ -24,8 +24,6 @@
 
 {%- set window_minutes = var('window_minutes', 15) | int %}
 {%- set min_deletes = var('min_deletes', 100) | int %}
-{%- set start_at = var('start_at', none) %}
-{%- set end_at = var('end_at', none) %}
 {%- set grid_offsets = [0, window_minutes // 2] | unique | list %}
 {%- set epoch = "cast('1970-01-01' as timestamp)" %}
 
@@ -57,14 +55,7 @@ deletes as (
             operations.category = 'delete'
             or (operations.operation is null and upper(access_logs.operation) like '%DELETE%')
         )
-        {%- if start_at is not none %}
-            and access_logs.requested_at
-            >= cast('{{ dbt.escape_single_quotes(start_at | string) }}' as timestamp)
-        {%- endif %}
-        {%- if end_at is not none %}
-            and access_logs.requested_at
-            < cast('{{ dbt.escape_single_quotes(end_at | string) }}' as timestamp)
-        {%- endif %}
+        {{ s3logs_in_window('access_logs.requested_at') }}
 ),
 
 -- Each delete falls in one window of each grid; the second grid is shifted by half a window.

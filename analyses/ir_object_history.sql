@@ -24,8 +24,6 @@
 {%- set object_key = var('object_key', none) %}
 {%- set key_prefix = var('key_prefix', none) %}
 {%- set bucket = var('bucket', none) %}
-{%- set start_at = var('start_at', none) %}
-{%- set end_at = var('end_at', none) %}
 
 with
 
@@ -55,14 +53,7 @@ object_requests as (
         {%- if bucket is not none %}
             and bucket = '{{ dbt.escape_single_quotes(bucket | string) }}'
         {%- endif %}
-        {%- if start_at is not none %}
-            and requested_at
-            >= cast('{{ dbt.escape_single_quotes(start_at | string) }}' as timestamp)
-        {%- endif %}
-        {%- if end_at is not none %}
-            and requested_at
-            < cast('{{ dbt.escape_single_quotes(end_at | string) }}' as timestamp)
-        {%- endif %}
+        {{ s3logs_in_window('requested_at') }}
 ),
 
 final as (

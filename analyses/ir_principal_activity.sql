@@ -23,8 +23,6 @@
 -- dlp_large_downloads_from_new_ips next.
 
 {%- set requester = var('requester', none) %}
-{%- set start_at = var('start_at', none) %}
-{%- set end_at = var('end_at', none) %}
 
 with
 
@@ -66,14 +64,7 @@ principal_requests as (
             and coalesce(access_logs.requester, 'anonymous')
             = '{{ dbt.escape_single_quotes(requester | string) }}'
         {%- endif %}
-        {%- if start_at is not none %}
-            and access_logs.requested_at
-            >= cast('{{ dbt.escape_single_quotes(start_at | string) }}' as timestamp)
-        {%- endif %}
-        {%- if end_at is not none %}
-            and access_logs.requested_at
-            < cast('{{ dbt.escape_single_quotes(end_at | string) }}' as timestamp)
-        {%- endif %}
+        {{ s3logs_in_window('access_logs.requested_at') }}
 ),
 
 hourly as (
