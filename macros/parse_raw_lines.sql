@@ -31,10 +31,11 @@
   DuckDB: lines of the common, unambiguous shape (exactly six double quotes delimiting
   request-URI, referer and user-agent; ASCII numbers; a plain timestamp; percent-escapes in
   the key that decode to valid UTF-8) are split natively, in parallel, by the expressions
-  below, which mirror parser._parse_fast and parser.derive step by step. Every other line, and every line
-  when var s3logs_native_parse is false, goes through the Python parser itself, registered as
-  s3logs_parse() by bootstrap/duckdb_udf.py. tests/python/test_dbt_conformance.py proves the
-  two give identical rows on the whole test corpus.
+  below, which mirror parser._parse_fast and parser.derive step by step. Every other line, and
+  every line when var s3logs_native_parse is false, goes through the Python parser itself,
+  registered as s3logs_parse() by bootstrap/duckdb_udf.py. A Python function per line would
+  hold the whole pipeline to one core; tests/python/test_dbt_conformance.py proves the two
+  paths give identical rows on the whole test corpus.
 -#}
 {% macro duckdb__parse_raw_lines(relation) %}
     {%- set native = var('s3logs_native_parse', true) %}
@@ -44,8 +45,8 @@
         select * from {{ s3logs_duckdb_split(relation) }}
     ),
 
-    -- materialized with the line and the verdict only: the split lists are not kept, and the
-    -- native branch re-splits its own lines, which is cheaper than splitting twice for both
+    -- Materialized with the line and the verdict only, so that both branches below share one
+    -- verdict; the native branch re-splits its lines, which is cheaper than keeping the lists.
     classified as materialized (
         select
             raw,
