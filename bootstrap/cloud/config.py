@@ -133,6 +133,10 @@ def load_config(path: str | Path) -> BootstrapConfig:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ValidationError(f"{path}: not UTF-8 text; save the config as UTF-8") from None
+    except OSError as exc:
+        raise ValidationError(f"cannot read config file {str(path)!r}: {exc.strerror}") from None
     return parse_config(data)
 
 

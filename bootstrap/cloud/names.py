@@ -15,19 +15,25 @@ class ValidationError(ValueError):
     """A configured or discovered value is not acceptable; the message says which and why."""
 
 
-_BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# Anchored with \Z, not $ (which also matches before a trailing newline that would then slip
+# into ARNs and policy JSON); ASCII only, as AWS and Snowflake names are.
+_BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z", re.ASCII)
 _BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 # IAM wildcards (*, ?) and policy variables (${...}) would widen the policy, so they are refused
 # rather than escaped; the rest are S3's "safe characters" plus '=' for Hive-style partitions.
-_PREFIX_CHARS = re.compile(r"^[A-Za-z0-9!_.()=/-]*$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_IAM_USER_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:user/[\w+=,.@/-]{1,512}$")
-_SQS_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$")
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
-_UNQUOTED_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+_PREFIX_CHARS = re.compile(r"^[A-Za-z0-9!_.()=/-]*\Z", re.ASCII)
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}\Z", re.ASCII)
+_ACCOUNT_ID = re.compile(r"^\d{12}\Z", re.ASCII)
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}\Z", re.ASCII)
+_IAM_USER_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:user/[\w+=,.@/-]{1,512}\Z", re.ASCII
+)
+_SQS_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?\Z", re.ASCII
+)
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
+_UNQUOTED_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*\Z", re.ASCII)
 
 
 def bucket_name(value: object, field: str) -> str:

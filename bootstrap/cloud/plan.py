@@ -293,10 +293,6 @@ def show_streams_sql(sf: SnowflakeConfig) -> str:
     return f"SHOW STREAMS IN SCHEMA {sf.schema_sql}"
 
 
-def show_tables_sql(sf: SnowflakeConfig) -> str:
-    return f"SHOW TABLES IN SCHEMA {sf.schema_sql}"
-
-
 def suspend_task_sql(sf: SnowflakeConfig) -> str:
     return f"ALTER TASK {sf.qualified(sf.quickstart.task)} SUSPEND"
 

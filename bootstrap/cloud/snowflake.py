@@ -90,7 +90,14 @@ def connection_kwargs_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     }
     kwargs: dict[str, Any] = {arg: env[var] for var, arg in mapping.items() if env.get(var)}
     if "port" in kwargs:
+        if not kwargs["port"].isdigit():
+            raise SnowflakeSetupError(f"SNOWFLAKE_PORT={kwargs['port']!r} is not a port number")
         kwargs["port"] = int(kwargs["port"])
+    key = kwargs.get("private_key_file")
+    if key is not None and not os.path.isfile(key):
+        raise SnowflakeSetupError(
+            f"SNOWFLAKE_PRIVATE_KEY_PATH={key!r}: no such file; point it at your private key"
+        )
     return kwargs
 
 

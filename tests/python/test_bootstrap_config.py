@@ -73,11 +73,25 @@ def test_prefixes_that_would_widen_or_confuse_the_policy_are_rejected(prefix: st
         ({"snowflake": {"schema": ""}}, "snowflake.schema"),
         ({"snowflake": {"pipe": "s3_access_logs_pipe"}}, "must differ"),
         ({"snowflake": {"stage": "bad\nname"}}, "control characters"),
+        # a trailing newline must not slip through into ARNs and policy JSON
+        ({"aws": {"log_bucket": "corp-access-logs\n"}}, "aws.log_bucket"),
+        ({"aws": {"account_id": "123456789012\n"}}, "aws.account_id"),
+        ({"aws": {"role_name": "snowflake-reader\n"}}, "aws.role_name"),
+        ({"aws": {"region": "us-east-1\n"}}, "aws.region"),
     ],
 )
 def test_invalid_settings_name_the_setting(override: dict, field: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(field)):
         make_config(base_config(**override))
+
+
+def test_config_that_is_not_utf8_or_a_file_gets_a_message(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b"[aws]\nlog_bucket = 'caf\xe9'\n")
+    with pytest.raises(ValidationError, match="not UTF-8"):
+        load_config(latin1)
+    with pytest.raises(ValidationError, match="cannot read config file"):
+        load_config(tmp_path)
 
 
 def test_missing_config_file_says_how_to_make_one(tmp_path: Path) -> None:

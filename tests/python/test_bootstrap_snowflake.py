@@ -4,6 +4,7 @@ IAM-propagation retry and the connection from environment variables."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -229,12 +230,14 @@ def test_missing_snowflake_credentials_name_the_variables_to_set() -> None:
         connection_kwargs_from_env({"SNOWFLAKE_ACCOUNT": "xy12345"})
 
 
-def test_private_key_path_is_accepted_instead_of_a_password() -> None:
+def test_private_key_path_is_accepted_instead_of_a_password(tmp_path: Path) -> None:
+    key = tmp_path / "rsa_key.p8"
+    key.write_text("not checked here")
     kwargs = connection_kwargs_from_env(
         {
             "SNOWFLAKE_ACCOUNT": "xy12345",
             "SNOWFLAKE_USER": "loader",
-            "SNOWFLAKE_PRIVATE_KEY_PATH": "/keys/rsa_key.p8",
+            "SNOWFLAKE_PRIVATE_KEY_PATH": str(key),
             "SNOWFLAKE_ROLE": "ACCOUNTADMIN",
         }
     )
@@ -242,6 +245,20 @@ def test_private_key_path_is_accepted_instead_of_a_password() -> None:
     assert kwargs == {
         "account": "xy12345",
         "user": "loader",
-        "private_key_file": "/keys/rsa_key.p8",
+        "private_key_file": str(key),
         "role": "ACCOUNTADMIN",
     }
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"SNOWFLAKE_PRIVATE_KEY_PATH": "/nonexistent/rsa_key.p8"}, "no such file"),
+        ({"SNOWFLAKE_PASSWORD": "x", "SNOWFLAKE_PORT": "abc"}, "not a port number"),
+    ],
+)
+def test_unusable_snowflake_settings_say_which_variable(extra: dict, message: str) -> None:
+    with pytest.raises(SnowflakeSetupError, match=message):
+        connection_kwargs_from_env(
+            {"SNOWFLAKE_ACCOUNT": "xy12345", "SNOWFLAKE_USER": "loader", **extra}
+        )
