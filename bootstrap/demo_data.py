@@ -295,6 +295,17 @@ def _object_key(bucket: str, layout: str, delivered: dt.datetime, unique: str) -
 
 def _prepare(folder: Path) -> None:
     """Make `folder` empty, but only delete what an earlier demo-data run wrote."""
+    if folder.exists() and not folder.is_dir():
+        raise click.ClickException(f"{folder} is a file; give --out a folder")
+    try:
+        _empty(folder)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot prepare {folder}: {exc.strerror or exc}; give --out a writable folder"
+        ) from None
+
+
+def _empty(folder: Path) -> None:
     if folder.exists() and any(folder.iterdir()):
         if not (folder / MARKER).is_file():
             raise click.ClickException(

@@ -24,8 +24,10 @@ def open_text(path: str) -> IO[str]:
     """Open a log file for reading as text, decompressing `.gz` (by magic bytes, not name)."""
     raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
     if raw.peek(2)[:2] == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8", errors="replace")
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
+        return io.TextIOWrapper(
+            gzip.GzipFile(fileobj=raw), encoding="utf-8", errors="replace", newline="\n"
+        )
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="\n")
 
 
 def parse_lines(lines: Iterable[str]) -> Iterator[tuple[int, str, dict]]:
@@ -96,7 +98,7 @@ def _parse_all(sources: Iterable[str], fmt: str) -> None:
     for source in sources:
         try:
             stream = (
-                io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+                io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="\n")
                 if source == "-"
                 else open_text(source)
             )

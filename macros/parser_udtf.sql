@@ -1,6 +1,6 @@
 {#-
   The parser's output columns and their SQL types, in order: bootstrap/parser.py's
-  OUTPUT_COLUMNS and COLUMN_TYPES (tests/python/test_dbt_project.py checks they agree).
+  OUTPUT_COLUMNS and COLUMN_TYPES (tests/python/test_snowflake_compile.py checks they agree).
 -#}
 {% macro s3logs_output_columns() %}
     {{ return([

@@ -245,3 +245,19 @@ def test_real_process_reads_stdin_and_writes_json_lines():
     assert {k: out[0][k] for k in KEYS} == EXPECTED_VALID
     assert out[1] == {"error": "no bracketed time field", "line_number": 2, "raw": BAD}
     assert "1 rejected" in proc.stderr
+
+
+def test_carriage_return_inside_a_line_does_not_split_it(tmp_path):
+    """Lines end at \\n only, as the loader and the warehouse split them."""
+    from bootstrap.parse_cmd import parse
+
+    good = (
+        'o b [06/Feb/2026:10:00:01 +0000] 192.0.2.3 - R REST.GET.OBJECT k "GET /b/k HTTP/1.1"'
+        ' 200 - 5 5 1 1 "-" "agent\rwith a carriage return" - H SigV4 C AuthHeader h TLSv1.3'
+    )
+    path = tmp_path / "cr.log"
+    path.write_bytes((good + "\n").encode())
+    result = CliRunner().invoke(parse, [str(path)])
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 1
+    assert records[0]["user_agent"] == "agent\rwith a carriage return"
