@@ -432,6 +432,20 @@ def _local_source(path: str) -> Iterator[list[LogObject]]:
 # --- the database side -----------------------------------------------------------------------
 
 
+_RAW_COLUMNS = ["raw", "file_name", "file_row_number", "file_last_modified", "loaded_at"]
+
+
+def _check_raw_table(con: duckdb.DuckDBPyConnection, database: str) -> None:
+    """`create table if not exists` keeps a table of the same name made by something else."""
+    columns = [row[0] for row in con.execute(f"describe {RAW_TABLE}").fetchall()]
+    if columns != _RAW_COLUMNS:
+        raise LoadError(
+            f"{database} already has a table {RAW_TABLE} with other columns ({', '.join(columns)});"
+            f" the loader needs ({', '.join(_RAW_COLUMNS)}). Load into another --database, or"
+            " rename that table."
+        )
+
+
 def _connect(database: str) -> duckdb.DuckDBPyConnection:
     try:
         if database != ":memory:":
@@ -729,6 +743,7 @@ def load_logs(
     con = _connect(database or default_database())
     try:
         con.execute(_CREATE_TABLES)
+        _check_raw_table(con, database or default_database())
         batch = _Batch(con, summary, batch_bytes, native)
         for page in pages:
             logs = [obj for obj in page if is_log_object(obj.file_name)]

@@ -575,3 +575,13 @@ def test_s3_without_credentials_says_how_to_provide_them(
     with pytest.raises(LoadError, match="AWS_PROFILE") as error:
         load_logs("s3://any-bucket/", str(tmp_path / "x.duckdb"), endpoint_url=s3_endpoint)
     assert "no usable AWS credentials" in str(error.value)
+
+
+def test_a_raw_table_with_other_columns_is_reported_not_appended_to(tmp_path: Path) -> None:
+    db = tmp_path / "other.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create table main.s3_access_logs_raw (line varchar)")
+    folder = tmp_path / "logs"
+    write(folder, SIMPLE, "\n".join(log_lines(2)) + "\n")
+    with pytest.raises(LoadError, match="with other columns"):
+        load_logs(str(folder), str(db))
