@@ -93,32 +93,27 @@ def account_id(value: object, field: str) -> str:
     return text
 
 
-def region(value: object, field: str) -> str:
+def _matching(pattern: re.Pattern[str], value: object, field: str, problem: str) -> str:
     text = _require_str(value, field)
-    if not _REGION.match(text):
-        raise ValidationError(f"{field}: {text!r} is not an AWS region name like 'us-east-1'")
+    if not pattern.match(text):
+        raise ValidationError(f"{field}: {text!r} {problem}")
     return text
+
+
+def region(value: object, field: str) -> str:
+    return _matching(_REGION, value, field, "is not an AWS region name like 'us-east-1'")
 
 
 def iam_user_arn(value: object, field: str) -> str:
-    text = _require_str(value, field)
-    if not _IAM_USER_ARN.match(text):
-        raise ValidationError(f"{field}: {text!r} is not an IAM user ARN")
-    return text
+    return _matching(_IAM_USER_ARN, value, field, "is not an IAM user ARN")
 
 
 def sqs_queue_arn(value: object, field: str) -> str:
-    text = _require_str(value, field)
-    if not _SQS_ARN.match(text):
-        raise ValidationError(f"{field}: {text!r} is not an SQS queue ARN")
-    return text
+    return _matching(_SQS_ARN, value, field, "is not an SQS queue ARN")
 
 
 def external_id(value: object, field: str) -> str:
-    text = _require_str(value, field)
-    if not _EXTERNAL_ID.match(text):
-        raise ValidationError(f"{field}: {text!r} is not a valid IAM external id")
-    return text
+    return _matching(_EXTERNAL_ID, value, field, "is not a valid IAM external id")
 
 
 def snowflake_identifier(value: object, field: str) -> str:
