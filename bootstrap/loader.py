@@ -456,7 +456,7 @@ def _connect(database: str) -> duckdb.DuckDBPyConnection:
             "give --database a path in a writable folder"
         ) from None
     try:
-        return duckdb.connect(database)
+        con = duckdb.connect(database)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise LoadError(
@@ -465,23 +465,34 @@ def _connect(database: str) -> duckdb.DuckDBPyConnection:
                 f"DuckDB says: {exc}"
             ) from exc
         raise LoadError(f"cannot open the DuckDB file {database}: {exc}") from exc
+    # Rows carry their own order (file_name, file_row_number): letting DuckDB append in any
+    # order is what lets it append on all threads.
+    con.execute("set preserve_insertion_order = false")
+    return con
 
 
 # The rows of the plain local files of a batch, in one statement: what `_blocks` gives (lines
 # split at \n, one trailing \r stripped, blank lines skipped but counted in the numbering, the
-# empty string after the final newline no line). Name and time come from the listing, joined
-# on the path; error() fails the load, rather than lose a file's lines, if DuckDB did not give
-# a path back as it was passed.
+# empty string after the final newline no line). DuckDB reads the files of one `read_text` call
+# on one thread, so the batch's files are dealt into groups, one `read_text` each, whose union
+# DuckDB runs on all its threads (with insertion order not kept: rows carry their own order).
+# Name and time come from the listing, looked up by path; error() fails the load, rather than
+# lose a file's lines, if DuckDB did not give a path back as it was passed.
+_NATIVE_GROUP = """
+select
+    if(
+        list_position($paths{g}, t.filename) is null,
+        error('DuckDB did not read ' || t.filename || ' by the name it was given'),
+        $names{g}[list_position($paths{g}, t.filename)]
+    ) as file_name,
+    $modified{g}[list_position($paths{g}, t.filename)] as file_last_modified,
+    string_split(t.content, chr(10)) as lines
+from read_text($paths{g}) as t
+"""
 _NATIVE_INSERT = f"""
 insert into {RAW_TABLE}
 with files as (
-    select
-        f.file_name,
-        f.file_last_modified,
-        string_split(
-            if(t.filename is null, error('DuckDB did not read ' || f.path), t.content), chr(10)
-        ) as lines
-    from _s3logs_files f left join read_text($paths) t on t.filename = f.path
+    {{groups}}
 ),
 numbered as (
     select
@@ -503,6 +514,9 @@ select raw, file_name, file_row_number, file_last_modified, $loaded_at
 from stripped
 where raw <> ''
 """
+_NATIVE_GROUPS = 4
+
+
 # Rows per file for the history: the statement above cannot report them. The batch's loaded_at
 # keeps the scan to its own row groups, and a reloaded object's old rows are deleted already.
 _NATIVE_COUNTS = f"""
@@ -658,7 +672,14 @@ class _Batch:
             }
         )
         self.con.register("_s3logs_files", files)
-        self.con.execute(_NATIVE_INSERT, {"paths": list(paths), "loaded_at": self.loaded_at})
+        groups = min(_NATIVE_GROUPS, len(objs))
+        params: dict[str, object] = {"loaded_at": self.loaded_at}
+        for g in range(groups):
+            params[f"paths{g}"] = list(paths[g::groups])
+            params[f"names{g}"] = [o.file_name for o in objs[g::groups]]
+            params[f"modified{g}"] = [o.last_modified for o in objs[g::groups]]
+        union = "\n    union all\n".join(_NATIVE_GROUP.format(g=g) for g in range(groups))
+        self.con.execute(_NATIVE_INSERT.format(groups=union), params)
         kept = dict(self.con.execute(_NATIVE_COUNTS, {"loaded_at": self.loaded_at}).fetchall())
         self.con.unregister("_s3logs_files")
         for obj, index, _, lines, reload in self.native:

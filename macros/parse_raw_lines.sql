@@ -45,15 +45,9 @@
         select * from {{ s3logs_duckdb_split(relation) }}
     ),
 
-    -- Materialized with the line and the verdict only, so that both branches below share one
-    -- verdict; the native branch re-splits its lines, which is cheaper than keeping the lists.
-    classified as materialized (
+    classified as (
         select
-            raw,
-            file_name,
-            file_row_number,
-            file_last_modified,
-            loaded_at,
+            *,
             {{ native }} and coalesce(
                 -- a line ending in CR or LF (not left by the loaders) is the parser's to strip
                 not (suffix(raw, chr(13)) or suffix(raw, chr(10)))
@@ -87,22 +81,23 @@
         from candidates
     ),
 
-    native_lines as (
-        select * from {{ s3logs_duckdb_split("(select * from classified where is_native)") }}
-    ),
-
     native_fields as (
+        -- Both paths in one pass: the Python parser is called (through CASE) on the lines the
+        -- verdict leaves to it only; the native expressions below cannot fail on those (try_*),
+        -- and their values are discarded for them.
         select
             raw,
             file_name,
             file_row_number,
             file_last_modified,
             loaded_at,
+            is_native,
+            case when not is_native then s3logs_parse(raw) end as python_row,
             nullif(nullif(h[1], '-'), '') as bucket_owner,
             nullif(nullif(h[2], '-'), '') as bucket,
-            strptime(substr(h[3], 2), '%d/%b/%Y:%H:%M:%S')
+            try_strptime(substr(h[3], 2), '%d/%b/%Y:%H:%M:%S')
             - (case when h[4][1] = '+' then 1 else -1 end)
-            * (cast(h[4][2:3] as integer) * 60 + cast(h[4][4:5] as integer))
+            * (try_cast(h[4][2:3] as integer) * 60 + try_cast(h[4][4:5] as integer))
             * interval 1 minute as requested_at,
             nullif(nullif(h[5], '-'), '') as remote_ip,
             nullif(nullif(h[6], '-'), '') as requester,
@@ -110,12 +105,12 @@
             nullif(nullif(h[8], '-'), '') as operation,
             nullif(nullif(h[9], '-'), '') as key,
             nullif(nullif(q[2], '-'), '') as request_uri,
-            cast(nullif(m[2], '-') as integer) as http_status,
+            try_cast(nullif(m[2], '-') as integer) as http_status,
             nullif(nullif(m[3], '-'), '') as error_code,
-            cast(nullif(m[4], '-') as bigint) as bytes_sent,
-            cast(nullif(m[5], '-') as bigint) as object_size,
-            cast(nullif(m[6], '-') as integer) as total_time_ms,
-            cast(nullif(m[7], '-') as integer) as turnaround_time_ms,
+            try_cast(nullif(m[4], '-') as bigint) as bytes_sent,
+            try_cast(nullif(m[5], '-') as bigint) as object_size,
+            try_cast(nullif(m[6], '-') as integer) as total_time_ms,
+            try_cast(nullif(m[7], '-') as integer) as turnaround_time_ms,
             nullif(nullif(q[4], '-'), '') as referer,
             nullif(nullif(q[6], '-'), '') as user_agent,
             nullif(nullif(t[2], '-'), '') as version_id,
@@ -133,7 +128,7 @@
             string_split(nullif(nullif(q[2], '-'), ''), ' ') as uri_parts,
             string_split(nullif(nullif(h[6], '-'), ''), ':') as arn_parts,
             string_split(nullif(nullif(h[8], '-'), ''), '.') as operation_parts
-        from native_lines
+        from classified
     ),
 
     native_targets as (
@@ -150,7 +145,7 @@
         select
             -- the landing and contract columns as split above, then the derived ones
             * exclude (uri_parts, arn_parts, operation_parts, request_target),
-            url_decode(key) as object_key,
+            case when is_native then url_decode(key) end as object_key,
             nullif(uri_parts[1], '') as http_method,
             nullif(split_part(request_target, '?', 1), '') as request_path,
             case
@@ -184,23 +179,19 @@
             nullif(array_to_string(operation_parts[3:], '.'), '') as operation_resource,
             cast(null as varchar) as parse_error
         from native_targets
-    ),
-
-    python as (
-        select
-            raw,
-            file_name,
-            file_row_number,
-            file_last_modified,
-            loaded_at,
-            unnest(s3logs_parse(raw))
-        from classified
-        where not is_native
     )
 
-    select * from native
-    union all by name
-    select * from python
+    select
+        raw,
+        file_name,
+        file_row_number,
+        file_last_modified,
+        loaded_at,
+        {%- for name, type in s3logs_output_columns() %}
+        case when is_native then {{ name }} else python_row.{{ name }} end
+            as {{ name }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from native
 {% endmacro %}
 
 {#-
