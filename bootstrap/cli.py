@@ -16,6 +16,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("bootstrap.parse_cmd", "parse"),
     ("bootstrap.cloud.cli", "bootstrap"),
     ("bootstrap.loader", "load"),
+    ("bootstrap.pipeline", "run"),
     ("bootstrap.demo_data", "demo_data"),
 ]
 

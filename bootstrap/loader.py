@@ -847,6 +847,20 @@ class _Console(logging.Handler):
             self.shown = False
 
 
+def console_load(source: str, database: str | None = None, **options) -> LoadSummary:
+    """`load_logs` with its log lines and progress on stderr (a status line on a terminal)."""
+    console = _Console(sys.stderr)
+    log.addHandler(console)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        return load_logs(source, database, progress=console.progress, **options)
+    finally:
+        console._clear()
+        log.removeHandler(console)
+        log.propagate = True
+
+
 @click.command("load")
 @click.argument("source", default=DEFAULT_SOURCE)
 @click.option(
@@ -892,25 +906,12 @@ def load(source: str, database: str, endpoint_url: str | None, reload_changed: b
     batch of objects commits rows and history together: an interrupted
     load leaves no partial object, and the next run loads the batch again.
     """
-    console = _Console(sys.stderr)
-    log.addHandler(console)
-    log.setLevel(logging.INFO)
-    log.propagate = False
     try:
-        summary = load_logs(
-            source,
-            database,
-            endpoint_url=endpoint_url,
-            reload_changed=reload_changed,
-            progress=console.progress,
+        summary = console_load(
+            source, database, endpoint_url=endpoint_url, reload_changed=reload_changed
         )
     except LoadError as exc:
-        console._clear()
         raise click.ClickException(str(exc)) from exc
-    finally:
-        log.removeHandler(console)
-        log.propagate = True
-    console._clear()
     click.echo(summary.describe(), err=True)
     if summary.skipped_changed:
         click.echo(

@@ -19,18 +19,49 @@
 
 with
 
+{% if is_incremental() %}
+window_start as (
+    select
+        {{ dbt.dateadd(
+            'hour',
+            -1 * var('s3logs_lookback_hours'),
+            "coalesce(max(loaded_at), cast('1970-01-01' as timestamp))"
+        ) }} as loaded_from
+    from {{ this }}
+),
+
+-- rows parsed from a load inside the window: only those can match a raw row of the window
+recently_parsed as (
+    select
+        file_name,
+        file_row_number,
+        loaded_at
+    from {{ this }}
+    where loaded_at >= (select loaded_from from window_start)
+),
+
+-- raw rows of the window not parsed yet, found on their keys alone (the lines are long)
+new_keys as (
+    select distinct
+        window_lines.file_name,
+        window_lines.file_row_number,
+        window_lines.loaded_at
+    from {{ ref('stg_s3logs__raw_lines') }} as window_lines
+    left join recently_parsed as already_parsed
+        on
+            window_lines.file_name = already_parsed.file_name
+            and window_lines.file_row_number = already_parsed.file_row_number
+            and window_lines.loaded_at <= already_parsed.loaded_at
+    where
+        window_lines.loaded_at >= (select loaded_from from window_start)
+        and already_parsed.file_name is null
+),
+{% endif %}
+
 raw_lines as (
     select * from {{ ref('stg_s3logs__raw_lines') }}
     {% if is_incremental() %}
-        where loaded_at >= (
-            select
-                {{ dbt.dateadd(
-                    'hour',
-                    -1 * var('s3logs_lookback_hours'),
-                    "coalesce(max(loaded_at), cast('1970-01-01' as timestamp))"
-                ) }}
-            from {{ this }}
-        )
+        where loaded_at >= (select loaded_from from window_start)
     {% endif %}
 ),
 
@@ -38,12 +69,11 @@ new_lines as (
     select raw_lines.*
     from raw_lines
     {% if is_incremental() %}
-        left join {{ this }} as already_parsed
+        inner join new_keys
             on
-                raw_lines.file_name = already_parsed.file_name
-                and raw_lines.file_row_number = already_parsed.file_row_number
-                and raw_lines.loaded_at <= already_parsed.loaded_at
-        where already_parsed.file_name is null
+                raw_lines.file_name = new_keys.file_name
+                and raw_lines.file_row_number = new_keys.file_row_number
+                and raw_lines.loaded_at = new_keys.loaded_at
     {% endif %}
     qualify row_number() over (
         partition by raw_lines.file_name, raw_lines.file_row_number

@@ -1,0 +1,345 @@
+"""`s3logs run`: the local job in one process: load what is new, then `dbt build`.
+
+On Snowflake, Snowpipe loads objects as they land and a schedule runs `dbt build`. Locally the
+same two steps are `s3logs load` and `dbt build`, two processes that each pay their start-up.
+`s3logs run` does both in one process:
+
+- dbt's start-up (its import and the parse of this project) needs no database, so it runs
+  while the loader appends the new objects; the loader then runs in a child process, so that
+  neither waits for the other's Python (in one process, the GIL made the pair slower than the
+  two one after the other);
+- with `--every SECONDS` it repeats, as a schedule would, keeping dbt loaded and the parsed
+  project (the manifest) between cycles; the project is parsed again only when one of its files
+  changed.
+
+Each cycle builds what a scheduled `dbt build` builds (unit tests excluded: they belong in CI).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from bootstrap import loader
+
+REPO = Path(__file__).resolve().parent.parent
+BUILD_ARGS = ("build", "--exclude-resource-type", "unit_test")
+LATER_SELECT = (
+    "--select",
+    "int_s3_access_logs__parsed",
+    "resource_type:test,stg_s3logs__raw_lines+",
+)
+# What dbt reads to parse the project: a change to any of these means parsing again.
+_PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
+_PROJECT_DIRS = ("models", "macros", "seeds", "tests", "analyses")
+
+
+class PipelineError(Exception):
+    """A failure the user can act on; the message says what to do."""
+
+
+@dataclass
+class CycleResult:
+    """One load + build: what was loaded, how dbt's nodes ended, and how long each step took."""
+
+    number: int
+    load: loader.LoadSummary
+    success: bool
+    statuses: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    parsed: bool = False  # whether this cycle parsed the project (the first, or after a change)
+    load_seconds: float = 0.0
+    dbt_seconds: float = 0.0  # from the end of the load to the end of the build
+    seconds: float = 0.0
+    nodes: dict[str, float] = field(default_factory=dict)  # unique_id -> execution time
+
+    def describe(self) -> str:
+        ended = ", ".join(f"{n} {status}" for status, n in sorted(self.statuses.items()))
+        text = (
+            f"cycle {self.number}: {self.load.objects} objects, {self.load.lines:,} lines loaded "
+            f"in {self.load_seconds:.1f} s; dbt build in {self.dbt_seconds:.1f} s ({ended}); "
+            f"{self.seconds:.1f} s in all"
+        )
+        if self.failures:
+            text += "\n" + "\n".join(f"  failed: {f}" for f in self.failures)
+        return text
+
+
+def _load(options: dict, show_progress: bool) -> loader.LoadSummary:
+    """One load (in this process or a child): with progress on stderr, or quietly."""
+    if show_progress:
+        return loader.console_load(**options)
+    return loader.load_logs(**options)
+
+
+# A child process that loads: options as JSON in argv[1], the summary as JSON on stdout (or
+# {"error": message} for a LoadError); log lines and progress go to the inherited stderr.
+_CHILD = """
+import dataclasses, json, sys
+from bootstrap import loader, pipeline
+options, show_progress = json.loads(sys.argv[1]), sys.argv[2] == "1"
+try:
+    summary = pipeline._load(options, show_progress)
+except loader.LoadError as exc:
+    print(json.dumps({"error": str(exc)}))
+except KeyboardInterrupt:
+    sys.exit(130)
+else:
+    print(json.dumps(dataclasses.asdict(summary)))
+"""
+
+
+def _start_child_load(options: dict, show_progress: bool) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", _CHILD, json.dumps(options), "1" if show_progress else "0"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish_child_load(child: subprocess.Popen) -> loader.LoadSummary:
+    out, _ = child.communicate()
+    try:
+        answer = json.loads(out.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise PipelineError(
+            f"the load stopped (exit status {child.returncode}; see its output above)"
+        ) from None
+    if "error" in answer:
+        raise loader.LoadError(answer["error"])
+    return loader.LoadSummary(**answer)
+
+
+def _utc_now() -> dt.datetime:
+    """The loader's clock: loaded_at is UTC without a zone."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def project_signature(project_dir: Path = REPO) -> tuple:
+    """Names, sizes and modification times of the files dbt parses."""
+    entries = []
+    for name in _PROJECT_FILES:
+        path = project_dir / name
+        if path.exists():
+            st = path.stat()
+            entries.append((name, st.st_size, st.st_mtime_ns))
+    for folder in _PROJECT_DIRS:
+        for path in sorted((project_dir / folder).rglob("*")):
+            if path.is_file():
+                st = path.stat()
+                entries.append((str(path.relative_to(project_dir)), st.st_size, st.st_mtime_ns))
+    return tuple(entries)
+
+
+class Pipeline:
+    """Load `source` into `database` and build the dbt project on it, once per `cycle()`.
+
+    `dbt_options` are added to every dbt invocation (e.g. `--target-path`); `build_args` is the
+    dbt command of a cycle.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        database: str,
+        *,
+        endpoint_url: str | None = None,
+        reload_changed: bool = False,
+        project_dir: Path = REPO,
+        dbt_options: Sequence[str] = (),
+        build_args: Sequence[str] = BUILD_ARGS,
+        later_select: Sequence[str] = LATER_SELECT,
+        show_progress: bool = False,
+    ) -> None:
+        self.source, self.database = source, str(database)
+        self.endpoint_url, self.reload_changed = endpoint_url, reload_changed
+        self.project_dir = Path(project_dir)
+        self.options = [
+            "--project-dir",
+            str(self.project_dir),
+            "--profiles-dir",
+            str(self.project_dir),
+            *dbt_options,
+        ]
+        self.build_args = list(build_args)
+        # After a first successful cycle, with the project unchanged, views and seeds are as
+        # built: later cycles build the parse model and run the tests downstream of the raw
+        # lines (seeds and their tests wait for a change to the project).
+        self.later_select = list(later_select)
+        self.show_progress = show_progress
+        self.cycles = 0
+        self._manifest = None
+        self._signature: tuple | None = None
+        # When the last successful cycle's load ended: the next cycle's tests start there.
+        self._tested_until: dt.datetime | None = None
+
+    def _environment(self) -> None:
+        # The `local` profile reads the DuckDB path from here; dbt reads its settings too.
+        os.environ[loader.DATABASE_ENV] = self.database
+        os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+    def _prepare(self) -> None:
+        """Import dbt and parse the project."""
+        from dbt.cli.main import dbtRunner
+
+        signature = project_signature(self.project_dir)
+        result = dbtRunner().invoke(["parse", "--quiet", *self.options])
+        if not result.success:
+            raise PipelineError(
+                "dbt could not parse the project"
+                + (f": {result.exception}" if result.exception else " (see its output above)")
+            )
+        self._manifest, self._signature = result.result, signature
+
+    def _load_options(self) -> dict:
+        return {
+            "source": self.source,
+            "database": self.database,
+            "endpoint_url": self.endpoint_url,
+            "reload_changed": self.reload_changed,
+        }
+
+    def cycle(self) -> CycleResult:
+        """Load what is new, then build. Raises PipelineError (or loader.LoadError)."""
+        self._environment()
+        self.cycles += 1
+        started = time.perf_counter()
+        parse = self._manifest is None or project_signature(self.project_dir) != self._signature
+        if parse:
+            # The loader in a child process while this one starts dbt.
+            child = _start_child_load(self._load_options(), self.show_progress)
+            try:
+                self._prepare()
+            finally:
+                load = _finish_child_load(child)
+        else:
+            load = _load(self._load_options(), self.show_progress)
+        loaded = time.perf_counter()
+        load_ended = _utc_now()
+
+        from dbt.cli.main import dbtRunner
+
+        args = [*self.build_args, *self.options]
+        if self._tested_until is not None and not parse:
+            # Only the rows loaded since the previous cycle's load need testing (see
+            # macros/tests_since.sql); after a project change, everything is tested again.
+            since = self._tested_until.isoformat(sep=" ")
+            args += ["--vars", json.dumps({"s3logs_tests_since": since}), *self.later_select]
+        result = dbtRunner(manifest=self._manifest).invoke(args)
+        ended = time.perf_counter()
+        cycle = CycleResult(
+            number=self.cycles,
+            load=load,
+            success=result.success,
+            parsed=parse,
+            load_seconds=loaded - started,
+            dbt_seconds=ended - loaded,
+            seconds=ended - started,
+        )
+        results = getattr(result.result, "results", None) or []
+        for node in results:
+            status = str(node.status)
+            cycle.statuses[status] = cycle.statuses.get(status, 0) + 1
+            cycle.nodes[node.node.unique_id] = float(node.execution_time or 0.0)
+            if status in ("error", "fail"):
+                cycle.failures.append(f"{node.node.unique_id}: {node.message}")
+        if result.exception is not None and not results:
+            cycle.failures.append(f"dbt: {result.exception}")
+        # After a failure, the next cycle tests every row again.
+        self._tested_until = load_ended if cycle.success else None
+        return cycle
+
+
+@click.command("run")
+@click.argument("source", default=loader.DEFAULT_SOURCE)
+@click.option(
+    "--database",
+    type=click.Path(dir_okay=False),
+    default=loader.DEFAULT_DATABASE,
+    envvar=loader.DATABASE_ENV,
+    show_default=True,
+    show_envvar=True,
+    help="DuckDB file to load into and build on (created if missing).",
+)
+@click.option(
+    "--endpoint-url",
+    help="S3-compatible endpoint for s3:// sources (MinIO, LocalStack, moto...).",
+)
+@click.option(
+    "--reload-changed",
+    is_flag=True,
+    help="Replace the rows of objects that changed since they were loaded, instead of skipping.",
+)
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="Run again SECONDS after each cycle started (after the end if it took longer), "
+    "until interrupted.",
+)
+@click.option(
+    "--cycles",
+    type=click.IntRange(min=1),
+    help="With --every: stop after this many cycles.",
+)
+def run(
+    source: str,
+    database: str,
+    endpoint_url: str | None,
+    reload_changed: bool,
+    every: float | None,
+    cycles: int | None,
+) -> None:
+    """Load new log objects from SOURCE, then `dbt build` the project on them, in one process.
+
+    What `s3logs load SOURCE` followed by `dbt build --exclude-resource-type unit_test` does,
+    faster: dbt starts while the loader works. SOURCE, --database, --endpoint-url and
+    --reload-changed mean what they mean for `s3logs load` (see `s3logs load --help`).
+
+    With --every, a schedule in one process (the local stand-in for Snowpipe plus a scheduled
+    `dbt build`): dbt stays loaded and the project is parsed again only when one of its files
+    changed. A failing cycle is reported and the next one runs; Ctrl-C stops.
+
+    Exit status: 0 when the last cycle built without error, 1 when it failed (failed nodes
+    are listed), 2 for a wrong option.
+    """
+    if cycles is not None and every is None:
+        raise click.UsageError("--cycles needs --every")
+    pipeline = Pipeline(
+        source,
+        database,
+        endpoint_url=endpoint_url,
+        reload_changed=reload_changed,
+        show_progress=True,
+    )
+    ok = False
+    try:
+        while True:
+            started = time.monotonic()
+            try:
+                result = pipeline.cycle()
+            except (loader.LoadError, PipelineError) as exc:
+                if every is None:
+                    raise click.ClickException(str(exc)) from exc
+                click.echo(f"error: cycle {pipeline.cycles}: {exc}", err=True)
+                ok = False
+            else:
+                click.echo(result.describe(), err=True)
+                ok = result.success
+            if every is None or (cycles is not None and pipeline.cycles >= cycles):
+                break
+            time.sleep(max(0.0, started + every - time.monotonic()))
+    except KeyboardInterrupt:
+        click.echo(f"\nstopped after {pipeline.cycles} cycles", err=True)
+    if not ok:
+        sys.exit(1)
