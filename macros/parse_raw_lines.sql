@@ -42,7 +42,10 @@
     with
 
     candidates as (
-        select * from {{ s3logs_duckdb_split(relation) }}
+        select
+            *,
+            try_strptime(substr(h[3], 2), '%d/%b/%Y:%H:%M:%S') as local_time
+        from {{ s3logs_duckdb_split(relation) }}
     ),
 
     classified as (
@@ -66,15 +69,18 @@
                     '\[[0-9]{2}/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/[1-8][0-9]{3}'
                     || ':[0-9]{2}:[0-9]{2}:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]\]'
                 )
-                and try_strptime(substr(h[3], 2), '%d/%b/%Y:%H:%M:%S') is not null
+                and local_time is not null
                 -- percent-escapes that decode to valid UTF-8, where url_decode equals
                 -- Python's unquote (others, e.g. %FF, go to the parser)
-                and regexp_full_match(
-                    h[9],
-                    '([^%]|%[2-7][0-9A-Fa-f]|%[Cc][2-9A-Fa-f]%[89ABab][0-9A-Fa-f]'
-                    || '|%[Dd][0-9A-Fa-f]%[89ABab][0-9A-Fa-f]'
-                    || '|%[Ee][1-9A-Ca-cEFef](%[89ABab][0-9A-Fa-f]){2}'
-                    || '|%[Ff][1-3](%[89ABab][0-9A-Fa-f]){3})*'
+                and (
+                    strpos(h[9], '%') = 0
+                    or regexp_full_match(
+                        h[9],
+                        '([^%]|%[2-7][0-9A-Fa-f]|%[Cc][2-9A-Fa-f]%[89ABab][0-9A-Fa-f]'
+                        || '|%[Dd][0-9A-Fa-f]%[89ABab][0-9A-Fa-f]'
+                        || '|%[Ee][1-9A-Ca-cEFef](%[89ABab][0-9A-Fa-f]){2}'
+                        || '|%[Ff][1-3](%[89ABab][0-9A-Fa-f]){3})*'
+                    )
                 ),
                 false
             ) as is_native
@@ -95,7 +101,7 @@
             case when not is_native then s3logs_parse(raw) end as python_row,
             nullif(nullif(h[1], '-'), '') as bucket_owner,
             nullif(nullif(h[2], '-'), '') as bucket,
-            try_strptime(substr(h[3], 2), '%d/%b/%Y:%H:%M:%S')
+            local_time
             - (case when h[4][1] = '+' then 1 else -1 end)
             * (try_cast(h[4][2:3] as integer) * 60 + try_cast(h[4][4:5] as integer))
             * interval 1 minute as requested_at,

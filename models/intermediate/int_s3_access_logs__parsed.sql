@@ -20,52 +20,52 @@
 with
 
 {% if is_incremental() %}
-window_start as (
-    select
-        {{ dbt.dateadd(
-            'hour',
-            -1 * var('s3logs_lookback_hours'),
-            "coalesce(max(loaded_at), cast('1970-01-01' as timestamp))"
-        ) }} as loaded_from
-    from {{ this }}
-),
+    window_start as (
+        select
+            {{ dbt.dateadd(
+                'hour',
+                -1 * var('s3logs_lookback_hours'),
+                "coalesce(max(loaded_at), cast('1970-01-01' as timestamp))"
+            ) }} as loaded_from
+        from {{ this }}
+    ),
 
--- rows parsed from a load inside the window: only those can match a raw row of the window
-recently_parsed as (
-    select
-        file_name,
-        file_row_number,
-        loaded_at
-    from {{ this }}
-    where loaded_at >= (select loaded_from from window_start)
-),
+    -- rows parsed from a load inside the window: only those can match a raw row of the window
+    recently_parsed as (
+        select
+            file_name,
+            file_row_number,
+            loaded_at
+        from {{ this }}
+        where loaded_at >= (select window_start.loaded_from from window_start)
+    ),
 
--- raw rows of the window not parsed yet, found on their keys alone (the lines are long)
-new_keys as (
-    select distinct
-        window_lines.file_name,
-        window_lines.file_row_number,
-        window_lines.loaded_at
-    from {{ ref('stg_s3logs__raw_lines') }} as window_lines
-    left join recently_parsed as already_parsed
-        on
-            window_lines.file_name = already_parsed.file_name
-            and window_lines.file_row_number = already_parsed.file_row_number
-            and window_lines.loaded_at <= already_parsed.loaded_at
-    where
-        window_lines.loaded_at >= (select loaded_from from window_start)
-        and already_parsed.file_name is null
-),
+    -- raw rows of the window not parsed yet, found on their keys alone (the lines are long)
+    new_keys as (
+        select distinct
+            window_lines.file_name,
+            window_lines.file_row_number,
+            window_lines.loaded_at
+        from {{ ref('stg_s3logs__raw_lines') }} as window_lines
+        left join recently_parsed as already_parsed
+            on
+                window_lines.file_name = already_parsed.file_name
+                and window_lines.file_row_number = already_parsed.file_row_number
+                and window_lines.loaded_at <= already_parsed.loaded_at
+        where
+            window_lines.loaded_at >= (select window_start.loaded_from from window_start)
+            and already_parsed.file_name is null
+    ),
 {% endif %}
 
 raw_lines as (
     select * from {{ ref('stg_s3logs__raw_lines') }}
     {% if is_incremental() %}
-        where loaded_at >= (select loaded_from from window_start)
+        where loaded_at >= (select window_start.loaded_from from window_start)
     {% endif %}
 ),
 
-new_lines as (
+candidate_lines as (
     select raw_lines.*
     from raw_lines
     {% if is_incremental() %}
@@ -75,10 +75,40 @@ new_lines as (
                 and raw_lines.file_row_number = new_keys.file_row_number
                 and raw_lines.loaded_at = new_keys.loaded_at
     {% endif %}
-    qualify row_number() over (
-        partition by raw_lines.file_name, raw_lines.file_row_number
-        order by raw_lines.loaded_at desc, raw_lines.raw asc
-    ) = 1
+),
+
+-- keys with more than one raw row (an object loaded twice): only their rows need ranking,
+-- which spares the other lines a window over their whole text
+repeated_keys as (
+    select
+        file_name,
+        file_row_number
+    from candidate_lines
+    group by file_name, file_row_number
+    having count(*) > 1
+),
+
+new_lines as (
+    select candidate_lines.*
+    from candidate_lines
+    left join repeated_keys
+        on
+            candidate_lines.file_name = repeated_keys.file_name
+            and candidate_lines.file_row_number = repeated_keys.file_row_number
+    where repeated_keys.file_name is null
+    union all
+    (
+        select candidate_lines.*
+        from candidate_lines
+        inner join repeated_keys
+            on
+                candidate_lines.file_name = repeated_keys.file_name
+                and candidate_lines.file_row_number = repeated_keys.file_row_number
+        qualify row_number() over (
+            partition by candidate_lines.file_name, candidate_lines.file_row_number
+            order by candidate_lines.loaded_at desc, candidate_lines.raw asc
+        ) = 1
+    )
 ),
 
 parsed as (
