@@ -120,6 +120,21 @@ def _finish_child_load(child: subprocess.Popen) -> loader.LoadSummary:
     return loader.LoadSummary(**answer)
 
 
+def _release_duckdb() -> None:
+    """Close the DuckDB file dbt-duckdb keeps open in the process after an invocation, so that
+    other programs (a `dbt show`, the DuckDB shell) can open it between cycles. dbt-duckdb
+    holds it in a class attribute; it opens the file again on the next invocation."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # another adapter: nothing kept open here
+        return
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        if environment is not None:
+            DuckDBConnectionManager._ENV = None
+            environment.close()
+
+
 def _utc_now() -> dt.datetime:
     """The loader's clock: loaded_at is UTC without a zone."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -235,7 +250,10 @@ class Pipeline:
             # macros/tests_since.sql); after a project change, everything is tested again.
             since = self._tested_until.isoformat(sep=" ")
             args += ["--vars", json.dumps({"s3logs_tests_since": since}), *self.later_select]
-        result = dbtRunner(manifest=self._manifest).invoke(args)
+        try:
+            result = dbtRunner(manifest=self._manifest).invoke(args)
+        finally:
+            _release_duckdb()
         ended = time.perf_counter()
         cycle = CycleResult(
             number=self.cycles,

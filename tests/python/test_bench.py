@@ -87,3 +87,20 @@ def test_help_runs(capsys):
         bench.main(["--help"])
     assert exc.value.code == 0
     assert "--skip-parser" in capsys.readouterr().out
+
+
+@pytest.mark.timeout(600)
+def test_e2e_bench_pipeline_mode_counts_add_up(tmp_path):
+    res = bench.e2e_bench(300, workdir=tmp_path, modes=("pipeline",), lines_per_object=100)
+    mode = res.modes["pipeline"]
+    assert mode.rows["raw"] == res.lines == 303
+    assert mode.rows["raw"] == mode.rows["v2"] + mode.rows["quarantine"]
+    assert mode.first_load is not None and mode.first_load.lines == 300
+    assert mode.extra_load is not None and mode.extra_load.lines == 3
+    # the first cycle builds everything; the second, the parse model and the tests only
+    assert "model.s3logs.s3_access_logs.v2" in mode.full.nodes
+    assert "model.s3logs.int_s3_access_logs__parsed" in mode.incremental.nodes
+    assert "model.s3logs.s3_access_logs.v2" not in mode.incremental.nodes
+    assert any(uid.startswith("test.") for uid in mode.incremental.nodes)
+    assert res.rate("pipeline") > 0 and mode.fraction > 0
+    assert "s3logs run (load + dbt build, one process)" in bench.describe_e2e(res)

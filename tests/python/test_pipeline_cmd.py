@@ -1,0 +1,162 @@
+"""`s3logs run`: load + build in one process, and its schedule (`--every`).
+
+The cycles run against a copy of the dbt project; what they build is compared with what a
+plain `dbt build --full-refresh` builds from the same raw rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import DbtProject, copy_project
+
+from bootstrap import demo_data, loader, pipeline
+
+TABLES = ("s3_access_logs_v2", "s3_access_logs_v1", "s3_access_logs_quarantine")
+
+
+def _snapshot(project: DbtProject) -> dict[str, list[tuple]]:
+    return {
+        name: project.query(f"select * from {name} order by file_name, file_row_number")
+        for name in TABLES
+    }
+
+
+def _objects(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and loader.is_log_object(str(p)))
+
+
+def _copy(objects: list[Path], source: Path, landing: Path) -> None:
+    for path in objects:
+        target = landing / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+
+
+@pytest.fixture(scope="module")
+def cycles(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    base = tmp_path_factory.mktemp("pipeline-cmd")
+    generated = base / "generated"
+    demo_data.generate(generated, seed=11, days=2, lines=6_000)
+    objects = _objects(generated)
+    half = len(objects) // 2
+    landing = base / "landing"
+    _copy(objects[:half], generated, landing)
+    project = copy_project(base / "project")
+    run = pipeline.Pipeline(
+        str(landing),
+        str(project.database),
+        project_dir=project.root,
+        dbt_options=["--quiet"],
+    )
+    first = run.cycle()
+    _copy(objects[half:], generated, landing)
+    second = run.cycle()
+    third = run.cycle()
+    compiled = {
+        p.name: p.read_text()
+        for p in (project.root / "target" / "run").rglob("*.sql")
+        if p.name.startswith(("unique", "not_null", "assert"))
+    }
+    incremental = _snapshot(project)
+    project.dbt("build", "--full-refresh", "--exclude-resource-type", "unit_test")
+    return {
+        "project": project,
+        "pipeline": run,
+        "landing": landing,
+        "cycles": (first, second, third),
+        "compiled": compiled,
+        "incremental": incremental,
+        "full": _snapshot(project),
+    }
+
+
+def test_cycles_build_what_a_full_refresh_builds(cycles: dict) -> None:
+    first, second, third = cycles["cycles"]
+    assert first.success and second.success and third.success
+    assert first.load.objects > 0 and second.load.objects > 0
+    assert third.load.lines == 0 and third.load.objects == 0
+    assert cycles["incremental"] == cycles["full"]
+    raw = cycles["project"].query(f"select count(*) from {loader.RAW_TABLE}")[0][0]
+    assert raw == first.load.lines + second.load.lines
+    v2 = len(cycles["full"]["s3_access_logs_v2"])
+    assert raw == v2 + len(cycles["full"]["s3_access_logs_quarantine"]) > 0
+
+
+def test_first_cycle_parses_and_builds_everything_later_ones_the_parse_model(cycles: dict) -> None:
+    first, second, third = cycles["cycles"]
+    assert first.parsed and not second.parsed and not third.parsed
+    for view in ("model.s3logs.s3_access_logs.v2", "model.s3logs.stg_s3logs__raw_lines"):
+        assert view in first.nodes and view not in second.nodes
+    assert "seed.s3logs.s3_operations" in first.nodes
+    assert "seed.s3logs.s3_operations" not in second.nodes
+    assert "model.s3logs.int_s3_access_logs__parsed" in second.nodes
+    tests = [uid for uid in second.nodes if uid.startswith("test.")]
+    assert "test.s3logs.assert_no_raw_line_lost" in tests
+    assert any("s3_access_logs_v2" in uid for uid in tests)  # the public model's tests run
+    assert second.statuses.get("pass", 0) == len(tests)
+
+
+def test_later_cycles_test_only_rows_loaded_since_the_previous_load(cycles: dict) -> None:
+    # what the last cycle ran: its tests, compiled with the filter where there is a loaded_at
+    compiled = cycles["compiled"]
+    scoped = {name for name, sql in compiled.items() if "loaded_at >= cast('" in sql}
+    assert "assert_no_raw_line_lost.sql" in scoped
+    on_v2 = {n for n, sql in compiled.items() if '"s3_access_logs_v2"' in sql and "unique" in n}
+    on_v1 = {n for n, sql in compiled.items() if '"s3_access_logs_v1"' in sql and "unique" in n}
+    assert on_v2 and on_v2 <= scoped
+    assert on_v1 and not on_v1 & scoped  # v1 has no loaded_at column: every row is read
+
+
+def test_a_bad_row_loaded_after_the_first_cycle_still_fails_the_tests(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    landing = tmp_path / "landing"
+    demo_data.generate(landing, seed=3, days=1, lines=1_500)
+    run = pipeline.Pipeline(
+        str(landing), str(project.database), project_dir=project.root, dbt_options=["--quiet"]
+    )
+    assert run.cycle().success
+    # a raw row without a row number, as a broken loader might append it
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    with duckdb.connect(str(project.database)) as con:
+        con.execute(
+            f"insert into {loader.RAW_TABLE} values ('x', 'broken-object', null, ?, ?)", [now, now]
+        )
+    failed = run.cycle()
+    assert not failed.success
+    assert any("not_null_stg_s3logs__raw_lines_file_row_number" in f for f in failed.failures)
+    # after a failure the next cycle tests every row again, and still fails
+    again = run.cycle()
+    assert not again.success and again.failures
+
+
+def _s3logs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bootstrap.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_help_and_wrong_options(tmp_path: Path) -> None:
+    shown = _s3logs("run", "--help", cwd=tmp_path)
+    assert shown.returncode == 0 and "--every" in shown.stdout and "SOURCE" in shown.stdout
+    wrong = _s3logs("run", "--cycles", "2", cwd=tmp_path)
+    assert wrong.returncode == 2 and "--cycles needs --every" in wrong.stderr
+    too_often = _s3logs("run", "--every", "0", cwd=tmp_path)
+    assert too_often.returncode == 2 and "Traceback" not in too_often.stderr
+
+
+def test_missing_source_stops_with_a_message(tmp_path: Path) -> None:
+    database = tmp_path / "db.duckdb"
+    done = _s3logs("run", str(tmp_path / "nowhere"), "--database", str(database), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "nowhere" in done.stderr and done.stderr.startswith("Error:")
