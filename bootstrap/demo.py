@@ -1,23 +1,21 @@
 """`make demo`: the main job on DuckDB, end to end, from nothing.
 
-Generates the demo log set (once), loads what is new into the raw table, runs `dbt build`,
-and prints a short summary. Running it again loads nothing twice and parses nothing twice.
+Generates the demo log set (once), then does what `s3logs run` does: loads what is new into
+the raw table and runs `dbt build` (dbt starting while the loader works), and prints a short
+summary. Running it again loads nothing twice and parses nothing twice.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import duckdb
 
-from bootstrap import demo_data, loader
-
-REPO = Path(__file__).resolve().parents[1]
+from bootstrap import demo_data, loader, pipeline
 
 
 def _summary(database: Path) -> str:
@@ -63,29 +61,27 @@ def main(argv: list[str] | None = None) -> int:
     logs, database = Path(args.logs), Path(args.database).resolve()
     started = time.monotonic()
     if not (logs / "incidents.json").exists():
-        print(f"[1/3] generating demo logs into {logs} …", flush=True)
+        print(f"[1/2] generating demo logs into {logs} …", flush=True)
         made = demo_data.generate(logs)
         print(f"wrote {made.lines:,} lines in {made.objects:,} objects", flush=True)
     else:
-        print(f"[1/3] demo logs already in {logs} (delete the folder to regenerate)", flush=True)
-    print(f"[2/3] loading new log objects into {database} …", flush=True)
+        print(f"[1/2] demo logs already in {logs} (delete the folder to regenerate)", flush=True)
+    print(
+        f"[2/2] loading new log objects into {database} and running dbt build "
+        "(what `s3logs run` does) …",
+        flush=True,
+    )
     database.parent.mkdir(parents=True, exist_ok=True)
     try:
-        print(loader.load_logs(str(logs), str(database)).describe(), flush=True)
-    except loader.LoadError as exc:
+        cycle = pipeline.Pipeline(str(logs), str(database), show_progress=True).cycle()
+    except (loader.LoadError, pipeline.PipelineError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print("[3/3] dbt build (parse what is new, test, document) …", flush=True)
-    dbt = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, "S3LOGS_DUCKDB": str(database)}
-    result = subprocess.run(
-        [str(dbt), "build", "--project-dir", str(REPO), "--profiles-dir", str(REPO)],
-        cwd=REPO,
-        env=env,
-    )
-    if result.returncode != 0:
+    print(cycle.load.describe(), flush=True)
+    if not cycle.success:
+        print(cycle.describe(), file=sys.stderr)
         print("error: dbt build failed (see its output above)", file=sys.stderr)
-        return result.returncode
+        return 1
     print()
     print(_summary(database))
     print(f"done in {time.monotonic() - started:.0f} s")
