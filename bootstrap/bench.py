@@ -490,6 +490,7 @@ class E2EMode:
     rows: dict[str, int]
     first_load: loader.LoadSummary | None = None  # pipeline mode: the loads it did itself
     extra_load: loader.LoadSummary | None = None
+    incremental_rounds: list[float] = field(default_factory=list)  # seconds of each round
 
     @property
     def fraction(self) -> float:
@@ -523,10 +524,12 @@ def e2e_bench(
     modes: Sequence[str] = ("pipeline", "build", "run"),
     lines_per_object: int = 4000,
     extra_share: float = 0.01,
+    incremental_rounds: int = 3,
     seed: int = SEED,
     log: Callable[[str], None] = lambda _: None,
 ) -> E2EResult:
-    """Generate, load, build; then add `extra_share` more lines, load, build incrementally."""
+    """Generate, load, build; then, `incremental_rounds` times, add `extra_share` more lines,
+    load, build incrementally (the median round is the incremental figure)."""
     with tempfile.TemporaryDirectory(prefix="s3logs-bench-", dir=workdir) as tmp:
         root = Path(tmp)
         log(f"writing {lines:,} lines of log objects to {root}")
@@ -534,13 +537,17 @@ def e2e_bench(
         objects, written, malformed = write_log_objects(
             root / "logs", lines, lines_per_object=lines_per_object, seed=seed
         )
-        extra_objects, extra_written, extra_malformed = write_log_objects(
-            root / "more-logs",
-            max(1, round(lines * extra_share)),
-            first_object=objects,
-            lines_per_object=lines_per_object,
-            seed=seed,
-        )
+        extras = []  # (objects, lines, malformed) of each round's new objects
+        for r in range(incremental_rounds):
+            extras.append(
+                write_log_objects(
+                    root / f"more-logs-{r}",
+                    max(1, round(lines * extra_share)),
+                    first_object=objects + sum(e[0] for e in extras),
+                    lines_per_object=lines_per_object,
+                    seed=seed,
+                )
+            )
         generate_seconds = time.perf_counter() - started
         databases = {mode: root / f"{mode}.duckdb" for mode in modes}
         dbt_modes = [mode for mode in modes if mode != PIPELINE]
@@ -553,30 +560,43 @@ def e2e_bench(
         full: dict[str, DbtRun] = {}
         results = {}
         if PIPELINE in modes:
-            log("s3logs run: load + dbt build, then a second cycle after 1% more objects")
-            results[PIPELINE] = pipeline_bench(root, databases[PIPELINE])
+            log(
+                f"s3logs run: load + dbt build, then {incremental_rounds} more cycles, each "
+                "after 1% more objects"
+            )
+            results[PIPELINE] = pipeline_bench(root, databases[PIPELINE], incremental_rounds)
         for mode in dbt_modes:
             # A scheduled job finds the manifest of its previous run and parses only what
             # changed; parse once first so that start-up is measured as it is then.
             run_dbt(["parse"], databases[mode], root / mode, timed=False)
             log(f"dbt {' '.join(MODES[mode])} (full)")
             full[mode] = run_dbt(MODES[mode], databases[mode], root / mode)
-        extra_loads = {}
+        extra_loads: dict[str, loader.LoadSummary] = {}
+        rounds: dict[str, list[DbtRun]] = {mode: [] for mode in dbt_modes}
+        for r in range(incremental_rounds):
+            for mode in dbt_modes:
+                extra_loads[mode] = loader.load_logs(
+                    str(root / f"more-logs-{r}"), str(databases[mode])
+                )
+            for mode in dbt_modes:
+                log(f"dbt {' '.join(MODES[mode])} (incremental, round {r + 1})")
+                rounds[mode].append(run_dbt(MODES[mode], databases[mode], root / mode))
         for mode in dbt_modes:
-            extra_loads[mode] = loader.load_logs(str(root / "more-logs"), str(databases[mode]))
-        for mode in dbt_modes:
-            log(f"dbt {' '.join(MODES[mode])} (incremental)")
-            inc = run_dbt(MODES[mode], databases[mode], root / mode)
             results[mode] = E2EMode(
-                mode, full[mode], inc, extra_loads[mode].seconds, count_rows(databases[mode])
+                mode,
+                full[mode],
+                _median_run(rounds[mode]),
+                extra_loads[mode].seconds,
+                count_rows(databases[mode]),
+                incremental_rounds=[run.seconds for run in rounds[mode]],
             )
         if PIPELINE in results:  # the pipeline's own loads, when it ran alone
             extra_loads.setdefault(PIPELINE, results[PIPELINE].extra_load)
         extra = extra_loads[modes[0]]
         return E2EResult(
-            lines=written + extra_written,
-            objects=objects + extra_objects,
-            malformed=malformed + extra_malformed,
+            lines=written + sum(e[1] for e in extras),
+            objects=objects + sum(e[0] for e in extras),
+            malformed=malformed + sum(e[2] for e in extras),
             generate_seconds=generate_seconds,
             load_lines=load.lines,
             load_seconds=load.seconds,
@@ -586,18 +606,24 @@ def e2e_bench(
         )
 
 
-def pipeline_bench(root: Path, database: Path) -> E2EMode:
+def _median_run(runs: Sequence[DbtRun]) -> DbtRun:
+    """The round whose time is the median (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda run: run.seconds)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def pipeline_bench(root: Path, database: Path, rounds: int = 3) -> E2EMode:
     """`s3logs run` (bootstrap.pipeline) in a fresh process: its first cycle loads the 1M lines
     and builds, timed from before the process starts (interpreter, imports and all) to the end
-    of the build; then 1% more objects are put in its source folder (not timed) and its second
-    cycle, the incremental run, is timed as the cycle reports it."""
+    of the build; then, each round, 1% more objects are put in its source folder (not timed)
+    and its next cycle, an incremental run, is timed as the cycle reports it."""
     source = root / "pipeline-logs"
     shutil.copytree(root / "logs", source, copy_function=os.link)  # hard links: no time
     workdir = root / PIPELINE
     options = ["--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")]
     run_dbt(["parse"], database, workdir, timed=False)  # a warm partial parse, as for the others
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
-    child_args = [str(source), str(database), json.dumps([*options, "--quiet"])]
+    child_args = [str(source), str(database), json.dumps([*options, "--quiet"]), str(rounds)]
     started = time.time()
     child = subprocess.Popen(
         [sys.executable, "-c", _PIPELINE_CHILD, *child_args],
@@ -608,49 +634,53 @@ def pipeline_bench(root: Path, database: Path) -> E2EMode:
         text=True,
     )
     assert child.stdin is not None and child.stdout is not None
+    cycles = []
     try:
-        first = json.loads(child.stdout.readline() or "null")
-        if first is None:
-            raise RuntimeError("s3logs run's first cycle failed (see its output above)")
-        shutil.copytree(root / "more-logs", source, copy_function=os.link, dirs_exist_ok=True)
-        child.stdin.write("next\n")
-        child.stdin.flush()
-        second = json.loads(child.stdout.readline() or "null")
-        if second is None:
-            raise RuntimeError("s3logs run's second cycle failed (see its output above)")
+        for r in range(rounds + 1):
+            if r:
+                more = root / f"more-logs-{r - 1}"
+                shutil.copytree(more, source, copy_function=os.link, dirs_exist_ok=True)
+                child.stdin.write("next\n")
+                child.stdin.flush()
+            cycle = json.loads(child.stdout.readline() or "null")
+            if cycle is None:
+                raise RuntimeError(f"s3logs run's cycle {r + 1} failed (see its output above)")
+            if not cycle["success"]:
+                raise RuntimeError(f"s3logs run cycle {r + 1} failed: {cycle['failures']}")
+            cycles.append(cycle)
     finally:
         child.stdin.close()
         child.wait()
-    for cycle in (first, second):
-        if not cycle["success"]:
-            raise RuntimeError(f"s3logs run cycle {cycle['number']} failed: {cycle['failures']}")
 
     def as_run(cycle: dict, seconds: float) -> DbtRun:
         statuses: dict[str, int] = cycle["statuses"]
         return DbtRun("s3logs run", seconds, cycle["dbt_seconds"], cycle["nodes"], statuses)
 
-    full = as_run(first, first["ended"] - started)
-    inc = as_run(second, second["seconds"])
+    first, later = cycles[0], cycles[1:]
+    incremental = [as_run(cycle, cycle["seconds"]) for cycle in later]
+    middle = _median_run(incremental)
     return E2EMode(
         PIPELINE,
-        full,
-        inc,
-        second["load_seconds"],
+        as_run(first, first["ended"] - started),
+        middle,
+        later[incremental.index(middle)]["load_seconds"],
         count_rows(database),
         first_load=loader.LoadSummary(**first["load"]),
-        extra_load=loader.LoadSummary(**second["load"]),
+        extra_load=loader.LoadSummary(**later[-1]["load"]),
+        incremental_rounds=[run.seconds for run in incremental],
     )
 
 
-# The process bench runs `s3logs run` in: two cycles, the second when bench says so on stdin;
-# each prints one JSON line (null if it raised).
+# The process bench runs `s3logs run` in: its cycles, each after the first when bench says so
+# on stdin; each prints one JSON line (null if it raised).
 _PIPELINE_CHILD = """
 import dataclasses, json, sys, time
 from bootstrap.pipeline import Pipeline
-source, database, options = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+source, database = sys.argv[1], sys.argv[2]
+options, rounds = json.loads(sys.argv[3]), int(sys.argv[4])
 pipeline = Pipeline(source, database, dbt_options=options)
-for number in (1, 2):
-    if number == 2 and not sys.stdin.readline():
+for number in range(1, rounds + 2):
+    if number > 1 and not sys.stdin.readline():
         break
     try:
         cycle = pipeline.cycle()
@@ -672,8 +702,8 @@ def _startup(mode: str) -> str:
 
 def describe_e2e(res: E2EResult) -> str:
     out = [
-        f"End to end: {res.lines:,} lines ({res.load_lines:,} + {res.extra_lines:,} for the "
-        f"incremental run) in {res.objects:,} log objects, {res.malformed:,} malformed on "
+        f"End to end: {res.lines:,} lines ({res.load_lines:,} + {res.lines - res.load_lines:,} "
+        f"for the incremental runs) in {res.objects:,} log objects, {res.malformed:,} malformed on "
         f"purpose; written in {res.generate_seconds:.1f} s (not timed below)",
         "",
         f"  s3logs load        {res.load_lines:>11,} lines  {res.load_seconds:7.1f} s  "
@@ -703,9 +733,11 @@ def describe_e2e(res: E2EResult) -> str:
             f"{TARGET_E2E_LINES_PER_S:,}: {_verdict(rate >= TARGET_E2E_LINES_PER_S)}"
         )
     out.append("")
+    rounds = max((len(m.incremental_rounds) for m in res.modes.values()), default=1)
     out.append(
-        f"  incremental: +{res.extra_lines:,} lines ({res.extra_lines / res.load_lines:.1%}), "
-        f"loaded in {res.extra_load_seconds:.1f} s"
+        f"  incremental: +{res.extra_lines:,} lines ({res.extra_lines / res.load_lines:.1%}) "
+        f"per round, {rounds} rounds (new objects each time), the median round below; "
+        f"last load {res.extra_load_seconds:.1f} s"
     )
     for mode, m in res.modes.items():
         node_full = m.full.nodes.get("model.s3logs.int_s3_access_logs__parsed", 0.0)
@@ -716,6 +748,12 @@ def describe_e2e(res: E2EResult) -> str:
             f"{TARGET_INCREMENTAL_FRACTION:.0%}: "
             f"{_verdict(m.fraction <= TARGET_INCREMENTAL_FRACTION)}"
         )
+        if len(m.incremental_rounds) > 1:
+            out.append(
+                "        (rounds: "
+                + ", ".join(f"{seconds:.2f} s" for seconds in m.incremental_rounds)
+                + ")"
+            )
         out.append(
             f"        (parse model alone: {node_inc:.2f} s of {node_full:.2f} s = "
             f"{node_inc / node_full if node_full else 0:.1%}; {_startup(mode)} "
@@ -779,6 +817,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="lines for the end-to-end run, plus 1%% for the incremental one "
         "(default: %(default)s)",
     )
+    ap.add_argument(
+        "--incremental-rounds",
+        type=int,
+        default=3,
+        help="incremental runs, each after 1%% more lines; the median is reported "
+        "(default: %(default)s)",
+    )
     ap.add_argument("--seed", type=int, default=SEED, help="corpus seed (default: %(default)s)")
     ap.add_argument(
         "--modes",
@@ -826,6 +871,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.lines,
             workdir=args.workdir,
             modes=modes,
+            incremental_rounds=max(1, args.incremental_rounds),
             seed=args.seed,
             log=lambda s: print(f"  ... {s}", file=sys.stderr, flush=True),
         )

@@ -61,15 +61,18 @@ def test_write_log_objects_is_loadable_and_deterministic(tmp_path):
 
 @pytest.mark.timeout(600)
 def test_e2e_bench_counts_add_up(tmp_path):
-    res = bench.e2e_bench(300, workdir=tmp_path, modes=("run",), lines_per_object=100)
+    res = bench.e2e_bench(
+        300, workdir=tmp_path, modes=("run",), lines_per_object=100, incremental_rounds=2
+    )
     run = res.modes["run"]
     assert res.load_lines == 300 and res.extra_lines == 3
-    assert run.rows["raw"] == res.lines == 303
+    assert run.rows["raw"] == res.lines == 306
+    assert len(run.incremental_rounds) == 2 and run.incremental.seconds in run.incremental_rounds
     assert run.rows["raw"] == run.rows["v2"] + run.rows["quarantine"]
     assert run.rows["quarantine"] == res.malformed
     assert res.rate("run") > 0 and run.fraction > 0
     assert "model.s3logs.int_s3_access_logs__parsed" in run.full.nodes
-    assert "raw 303 = v2" in bench.describe_e2e(res)
+    assert "raw 306 = v2" in bench.describe_e2e(res)
 
 
 def test_cli_parser_only_writes_json(tmp_path, capsys):
@@ -91,9 +94,12 @@ def test_help_runs(capsys):
 
 @pytest.mark.timeout(600)
 def test_e2e_bench_pipeline_mode_counts_add_up(tmp_path):
-    res = bench.e2e_bench(300, workdir=tmp_path, modes=("pipeline",), lines_per_object=100)
+    res = bench.e2e_bench(
+        300, workdir=tmp_path, modes=("pipeline",), lines_per_object=100, incremental_rounds=2
+    )
     mode = res.modes["pipeline"]
-    assert mode.rows["raw"] == res.lines == 303
+    assert mode.rows["raw"] == res.lines == 306
+    assert len(mode.incremental_rounds) == 2
     assert mode.rows["raw"] == mode.rows["v2"] + mode.rows["quarantine"]
     assert mode.first_load is not None and mode.first_load.lines == 300
     assert mode.extra_load is not None and mode.extra_load.lines == 3
