@@ -160,3 +160,15 @@ def test_missing_source_stops_with_a_message(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "nowhere" in done.stderr and done.stderr.startswith("Error:")
+
+
+def test_project_signature_follows_what_dbt_reads(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    before = pipeline.project_signature(project.root)
+    (project.root / "tests" / "python").mkdir()
+    (project.root / "tests" / "python" / "test_x.py").write_text("x = 1\n")
+    (project.root / "models" / "notes.txt").write_text("not read by dbt\n")
+    assert pipeline.project_signature(project.root) == before
+    model = project.root / "models" / "staging" / "stg_s3logs__raw_lines.sql"
+    model.write_text(model.read_text() + "\n")
+    assert pipeline.project_signature(project.root) != before
