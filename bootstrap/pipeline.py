@@ -36,6 +36,7 @@ BUILD_ARGS = ("build", "--exclude-resource-type", "unit_test")
 LATER_SELECT = (
     "--select",
     "int_s3_access_logs__parsed",
+    "resource_type:test,int_s3_access_logs__parsed+",
     "resource_type:test,stg_s3logs__raw_lines+",
     # results are printed; the JSON artifacts and debug log of every few minutes would cost a
     # fifth of such a cycle (target/ keeps those of the first cycle)
@@ -197,8 +198,8 @@ class Pipeline:
         ]
         self.build_args = list(build_args)
         # After a first successful cycle, with the project unchanged, views and seeds are as
-        # built: later cycles build the parse model and run the tests downstream of the raw
-        # lines (seeds and their tests wait for a change to the project).
+        # built: later cycles build the parse model and run the tests downstream of it and of
+        # the staging view (seeds and their tests wait for a change to the project).
         self.later_select = list(later_select)
         self.show_progress = show_progress
         self.cycles = 0

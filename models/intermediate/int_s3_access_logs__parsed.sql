@@ -46,7 +46,7 @@ with
             window_lines.file_name,
             window_lines.file_row_number,
             window_lines.loaded_at
-        from {{ ref('stg_s3logs__raw_lines') }} as window_lines
+        from {{ s3logs_raw_landing() }} as window_lines
         left join recently_parsed as already_parsed
             on
                 window_lines.file_name = already_parsed.file_name
@@ -59,7 +59,7 @@ with
 {% endif %}
 
 raw_lines as (
-    select * from {{ ref('stg_s3logs__raw_lines') }}
+    select * from {{ s3logs_raw_landing() }} as raw_landing
     {% if is_incremental() %}
         where loaded_at >= (select window_start.loaded_from from window_start)
     {% endif %}
