@@ -194,6 +194,9 @@ class Pipeline:
             str(self.project_dir),
             "--profiles-dir",
             str(self.project_dir),
+            # the DuckDB file the loader fills, whatever S3LOGS_TARGET says
+            "--target",
+            "local",
             *dbt_options,
         ]
         self.build_args = list(build_args)
