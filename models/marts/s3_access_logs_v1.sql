@@ -33,7 +33,8 @@ final as (
         host_header as endpoint,
         tls_version as tlsversion,
         file_name,
-        file_row_number
+        file_row_number,
+        loaded_at
     from parsed
 )
 

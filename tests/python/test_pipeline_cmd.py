@@ -110,8 +110,21 @@ def test_later_cycles_test_only_rows_loaded_since_the_previous_load(cycles: dict
     assert "assert_no_raw_line_lost.sql" in scoped
     on_v2 = {n for n, sql in compiled.items() if '"s3_access_logs_v2"' in sql and "unique" in n}
     on_v1 = {n for n, sql in compiled.items() if '"s3_access_logs_v1"' in sql and "unique" in n}
-    assert on_v2 and on_v2 <= scoped
-    assert on_v1 and not on_v1 & scoped  # v1 has no loaded_at column: every row is read
+    assert on_v2 and on_v2 <= scoped and on_v1 and on_v1 <= scoped
+
+
+def test_tests_of_relations_without_loaded_at_read_every_row(cycles: dict) -> None:
+    project = cycles["project"]
+    since = "{s3logs_tests_since: '2026-01-01 00:00:00'}"
+    for test, relation in (
+        ("unique_s3_operations_operation", '"s3_operations"'),
+        ("not_null_s3_access_logs_v2_requested_at", '"s3_access_logs_v2"'),
+    ):
+        project.dbt("compile", "--select", test, "--vars", since)
+        (path,) = (project.root / "target" / "compiled").rglob(f"{test}.sql")
+        sql = path.read_text()
+        assert relation in sql
+        assert ("loaded_at >= cast('2026-01-01 00:00:00'" in sql) == (relation != '"s3_operations"')
 
 
 def test_a_bad_row_loaded_after_the_first_cycle_still_fails_the_tests(tmp_path: Path) -> None:
