@@ -62,7 +62,7 @@ def cycles(tmp_path_factory: pytest.TempPathFactory) -> dict:
     compiled = {
         p.name: p.read_text()
         for p in (project.root / "target" / "run").rglob("*.sql")
-        if p.name.startswith(("unique", "not_null", "assert"))
+        if p.name.startswith(("primary_key", "unique", "not_null", "assert"))
     }
     incremental = _snapshot(project)
     project.dbt("build", "--full-refresh", "--exclude-resource-type", "unit_test")
@@ -108,8 +108,9 @@ def test_later_cycles_test_only_rows_loaded_since_the_previous_load(cycles: dict
     compiled = cycles["compiled"]
     scoped = {name for name, sql in compiled.items() if "loaded_at >= cast('" in sql}
     assert "assert_no_raw_line_lost.sql" in scoped
-    on_v2 = {n for n, sql in compiled.items() if '"s3_access_logs_v2"' in sql and "unique" in n}
-    on_v1 = {n for n, sql in compiled.items() if '"s3_access_logs_v1"' in sql and "unique" in n}
+    keys = {n: sql for n, sql in compiled.items() if n.startswith("primary_key")}
+    on_v2 = {n for n, sql in keys.items() if '"s3_access_logs_v2"' in sql}
+    on_v1 = {n for n, sql in keys.items() if '"s3_access_logs_v1"' in sql}
     assert on_v2 and on_v2 <= scoped and on_v1 and on_v1 <= scoped
 
 
@@ -185,3 +186,24 @@ def test_project_signature_follows_what_dbt_reads(tmp_path: Path) -> None:
     model = project.root / "models" / "staging" / "stg_s3logs__raw_lines.sql"
     model.write_text(model.read_text() + "\n")
     assert pipeline.project_signature(project.root) != before
+
+
+def test_primary_key_fails_on_a_duplicate_and_on_a_null_key(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    landing = tmp_path / "landing"
+    demo_data.generate(landing, seed=5, days=1, lines=800)
+    built = pipeline.Pipeline(str(landing), str(project.database), project_dir=project.root)
+    assert built.cycle().success
+    select = ["test", "--select", "int_s3_access_logs__parsed,test_name:primary_key"]
+    assert project.dbt(*select, check=False).returncode == 0
+    table = "main.int_s3_access_logs__parsed"
+    with duckdb.connect(str(project.database)) as con:
+        con.execute(f"create table saved as select * from {table}")
+        con.execute(f"insert into {table} select * from {table} limit 1")  # a duplicate
+    duplicate = project.dbt(*select, check=False)
+    assert duplicate.returncode == 1 and "primary_key" in duplicate.stdout
+    with duckdb.connect(str(project.database)) as con:
+        con.execute(f"delete from {table}")
+        con.execute(f"insert into {table} select * from saved")
+        con.execute(f"update {table} set file_name = null where file_row_number = 1")
+    assert project.dbt(*select, check=False).returncode == 1
