@@ -861,25 +861,43 @@ def console_load(source: str, database: str | None = None, **options) -> LoadSum
         log.propagate = True
 
 
+def source_options(database_help: str) -> Callable:
+    """SOURCE, --database, --endpoint-url and --reload-changed: what `s3logs load` and
+    `s3logs run` share."""
+    options = [
+        click.argument("source", default=DEFAULT_SOURCE),
+        click.option(
+            "--database",
+            type=click.Path(dir_okay=False),
+            default=DEFAULT_DATABASE,
+            envvar=DATABASE_ENV,
+            show_default=True,
+            show_envvar=True,
+            help=database_help,
+        ),
+        click.option(
+            "--endpoint-url",
+            help="S3-compatible endpoint for s3:// sources (MinIO, LocalStack, moto...).",
+        ),
+        click.option(
+            "--reload-changed",
+            is_flag=True,
+            help="Replace the rows of objects that changed since they were loaded, instead of "
+            "skipping.",
+        ),
+    ]
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @click.command("load")
-@click.argument("source", default=DEFAULT_SOURCE)
-@click.option(
-    "--database",
-    type=click.Path(dir_okay=False),
-    default=DEFAULT_DATABASE,
-    envvar=DATABASE_ENV,
-    show_default=True,
-    show_envvar=True,
-    help="DuckDB file to load into (created if missing); the dbt profile reads the same variable.",
-)
-@click.option(
-    "--endpoint-url",
-    help="S3-compatible endpoint for s3:// sources (MinIO, LocalStack, moto...).",
-)
-@click.option(
-    "--reload-changed",
-    is_flag=True,
-    help="Replace the rows of objects that changed since they were loaded, instead of skipping.",
+@source_options(
+    "DuckDB file to load into (created if missing); the dbt profile reads the same variable."
 )
 def load(source: str, database: str, endpoint_url: str | None, reload_changed: bool) -> None:
     """Append S3 server access log lines from SOURCE to the raw table of a DuckDB file.

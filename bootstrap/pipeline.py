@@ -292,30 +292,12 @@ class Pipeline:
 
 
 @click.command("run")
-@click.argument("source", default=loader.DEFAULT_SOURCE)
-@click.option(
-    "--database",
-    type=click.Path(dir_okay=False),
-    default=loader.DEFAULT_DATABASE,
-    envvar=loader.DATABASE_ENV,
-    show_default=True,
-    show_envvar=True,
-    help="DuckDB file to load into and build on (created if missing).",
-)
-@click.option(
-    "--endpoint-url",
-    help="S3-compatible endpoint for s3:// sources (MinIO, LocalStack, moto...).",
-)
-@click.option(
-    "--reload-changed",
-    is_flag=True,
-    help="Replace the rows of objects that changed since they were loaded, instead of skipping.",
-)
+@loader.source_options("DuckDB file to load into and build on (created if missing).")
 @click.option(
     "--every",
     type=click.FloatRange(min=1),
     metavar="SECONDS",
-    help="Run again SECONDS after each cycle started (after the end if it took longer), "
+    help="Start a cycle every SECONDS (the next one right away if a cycle took longer), "
     "until interrupted.",
 )
 @click.option(
