@@ -530,6 +530,7 @@ def e2e_bench(
 ) -> E2EResult:
     """Generate, load, build; then, `incremental_rounds` times, add `extra_share` more lines,
     load, build incrementally (the median round is the incremental figure)."""
+    incremental_rounds = max(1, incremental_rounds)
     with tempfile.TemporaryDirectory(prefix="s3logs-bench-", dir=workdir) as tmp:
         root = Path(tmp)
         log(f"writing {lines:,} lines of log objects to {root}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -45,7 +46,13 @@ LATER_SELECT = (
     "info",
 )
 # What dbt reads to parse the project: a change to any of these means parsing again.
-_PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
+_PROJECT_FILES = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "packages.yml",
+    "dependencies.yml",
+    "selectors.yml",
+)
 _PROJECT_DIRS = ("models", "macros", "seeds", "tests", "analyses")
 _PROJECT_SUFFIXES = (".sql", ".yml", ".yaml", ".md", ".csv", ".py")
 
@@ -71,6 +78,7 @@ class CycleResult:
 
     def describe(self) -> str:
         ended = ", ".join(f"{n} {status}" for status, n in sorted(self.statuses.items()))
+        ended = ended or "no node ran"
         text = (
             f"cycle {self.number}: {self.load.objects} objects, {self.load.lines:,} lines loaded "
             f"in {self.load_seconds:.1f} s; dbt build in {self.dbt_seconds:.1f} s ({ended}); "
@@ -100,15 +108,19 @@ except loader.LoadError as exc:
     print(json.dumps({"error": str(exc)}))
 except KeyboardInterrupt:
     sys.exit(130)
+except Exception as exc:
+    print(json.dumps({"failure": f"{type(exc).__name__}: {exc}"}))
 else:
     print(json.dumps(dataclasses.asdict(summary)))
 """
 
 
 def _start_child_load(options: dict, show_progress: bool) -> subprocess.Popen:
+    # this package importable whatever the working directory (paths in options are absolute)
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     return subprocess.Popen(
         [sys.executable, "-c", _CHILD, json.dumps(options), "1" if show_progress else "0"],
-        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": path},
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -116,6 +128,8 @@ def _start_child_load(options: dict, show_progress: bool) -> subprocess.Popen:
 
 def _finish_child_load(child: subprocess.Popen) -> loader.LoadSummary:
     out, _ = child.communicate()
+    if child.returncode in (130, -signal.SIGINT):
+        raise KeyboardInterrupt
     try:
         answer = json.loads(out.strip().splitlines()[-1])
     except (IndexError, ValueError):
@@ -124,6 +138,8 @@ def _finish_child_load(child: subprocess.Popen) -> loader.LoadSummary:
         ) from None
     if "error" in answer:
         raise loader.LoadError(answer["error"])
+    if "failure" in answer:
+        raise PipelineError(f"the load failed: {answer['failure']}")
     return loader.LoadSummary(**answer)
 
 
@@ -135,7 +151,10 @@ def _release_duckdb() -> None:
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     except ImportError:  # another adapter: nothing kept open here
         return
-    with DuckDBConnectionManager._LOCK:
+    lock = getattr(DuckDBConnectionManager, "_LOCK", None)
+    if lock is None or not hasattr(DuckDBConnectionManager, "_ENV"):
+        return  # another dbt-duckdb than the pinned one: it keeps the file open, nothing worse
+    with lock:
         environment = DuckDBConnectionManager._ENV
         if environment is not None:
             DuckDBConnectionManager._ENV = None
@@ -186,7 +205,10 @@ class Pipeline:
         later_select: Sequence[str] = LATER_SELECT,
         show_progress: bool = False,
     ) -> None:
-        self.source, self.database = source, str(database)
+        # Absolute: the loader of a first cycle runs in a child process, dbt reads the path
+        # from the environment; both must mean the files the user named from where they are.
+        self.source = source if source.startswith("s3://") else os.path.abspath(source)
+        self.database = os.path.abspath(database)
         self.endpoint_url, self.reload_changed = endpoint_url, reload_changed
         self.project_dir = Path(project_dir)
         self.options = [
@@ -222,6 +244,8 @@ class Pipeline:
 
         signature = project_signature(self.project_dir)
         result = dbtRunner().invoke(["parse", "--quiet", *self.options])
+        if isinstance(result.exception, KeyboardInterrupt):  # dbt returns it as a result
+            raise KeyboardInterrupt
         if not result.success:
             raise PipelineError(
                 "dbt could not parse the project"
@@ -248,8 +272,14 @@ class Pipeline:
             child = _start_child_load(self._load_options(), self.show_progress)
             try:
                 self._prepare()
-            finally:
-                load = _finish_child_load(child)
+            except KeyboardInterrupt:
+                child.send_signal(signal.SIGINT)  # its open batch is rolled back
+                child.wait()
+                raise
+            except BaseException:
+                child.wait()  # a parse error waits for the load, which is not wasted
+                raise
+            load = _finish_child_load(child)
         else:
             load = _load(self._load_options(), self.show_progress)
         loaded = time.perf_counter()
@@ -267,6 +297,8 @@ class Pipeline:
             result = dbtRunner(manifest=self._manifest).invoke(args)
         finally:
             _release_duckdb()
+        if isinstance(result.exception, KeyboardInterrupt):  # dbt returns it as a result
+            raise KeyboardInterrupt
         ended = time.perf_counter()
         cycle = CycleResult(
             number=self.cycles,
@@ -324,7 +356,8 @@ def run(
     changed. A failing cycle is reported and the next one runs; Ctrl-C stops.
 
     Exit status: 0 when the last cycle built without error, 1 when it failed (failed nodes
-    are listed), 2 for a wrong option.
+    are listed), 2 for a wrong option, 130 when interrupted (an interrupted load leaves no
+    part of a batch behind; the next run loads it again).
     """
     if cycles is not None and every is None:
         raise click.UsageError("--cycles needs --every")
@@ -353,6 +386,7 @@ def run(
                 break
             time.sleep(max(0.0, started + every - time.monotonic()))
     except KeyboardInterrupt:
-        click.echo(f"\nstopped after {pipeline.cycles} cycles", err=True)
+        click.echo(f"\ninterrupted ({pipeline.cycles} cycles started)", err=True)
+        sys.exit(130)
     if not ok:
         sys.exit(1)

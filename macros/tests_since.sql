@@ -9,12 +9,19 @@
 
   s3logs_loaded_since(): the filter on loaded_at (or `true` without the var).
   default__get_where_subquery: dbt's own (the relation a generic test reads, narrowed by its
-  `where` config), with that filter added for relations that have a loaded_at column.
+  `where` config), with that filter added for relations that have a loaded_at column; for the
+  key tests (primary_key, unique_combination_of_columns), every row whose key a new row has.
+
+  Why the moment is safe: `s3logs run` takes it when its loader has finished, and DuckDB lets
+  one process write the file at a time, so no batch can start before it and commit after the
+  cycle (a row's loaded_at is when its batch started). Set by hand on a warehouse where loads
+  commit late (Snowpipe), take the previous run's start minus var('s3logs_lookback_hours').
 -#}
 {% macro s3logs_loaded_since(column='loaded_at') -%}
     {%- set since = var('s3logs_tests_since', none) -%}
     {%- if since -%}
-        {{ column }} >= cast('{{ since }}' as timestamp)
+        {#- a row without loaded_at is new to every cycle: the not_null tests must see it -#}
+        ({{ column }} >= cast('{{ since }}' as timestamp) or {{ column }} is null)
     {%- else -%}
         true
     {%- endif -%}
@@ -32,7 +39,20 @@
                 {%- do found.append(unique_id) -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- if found -%}
+        {%- if found and model.test_metadata and model.test_metadata.name in (
+            'primary_key', 'unique_combination_of_columns') -%}
+            {#- a key test reads every row whose key a new row has: a new row that repeats
+                an old key is what it must catch -#}
+            {%- set keys = model.test_metadata.kwargs.get('columns')
+                or model.test_metadata.kwargs.get('combination_of_columns') -%}
+            {%- set recent -%}
+                ({{ keys | join(', ') }}) in (
+                    select {{ keys | join(', ') }} from {{ relation }}
+                    where {{ s3logs_loaded_since() }}
+                )
+            {%- endset -%}
+            {%- set where = ('(' ~ where ~ ') and ' if where else '') ~ recent -%}
+        {%- elif found -%}
             {%- set where = ('(' ~ where ~ ') and ' if where else '') ~ s3logs_loaded_since() -%}
         {%- endif -%}
     {%- endif -%}

@@ -78,7 +78,8 @@ candidate_lines as (
 ),
 
 -- keys with more than one raw row (an object loaded twice): only their rows need ranking,
--- which spares the other lines a window over their whole text
+-- which spares the other lines a window over their whole text. (Raw rows with a null key,
+-- which no loader writes, fail the staging view's not_null tests.)
 repeated_keys as (
     select
         file_name,

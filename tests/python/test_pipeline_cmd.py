@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from conftest import DbtProject, copy_project
 from bootstrap import demo_data, loader, pipeline
 
 TABLES = ("s3_access_logs_v2", "s3_access_logs_v1", "s3_access_logs_quarantine")
+NOW = object()  # stands for "the time the bad row is written" in bad()'s parameters
 
 
 def _snapshot(project: DbtProject) -> dict[str, list[tuple]]:
@@ -128,7 +130,7 @@ def test_tests_of_relations_without_loaded_at_read_every_row(cycles: dict) -> No
         assert ("loaded_at >= cast('2026-01-01 00:00:00'" in sql) == (relation != '"s3_operations"')
 
 
-def test_a_bad_row_loaded_after_the_first_cycle_still_fails_the_tests(tmp_path: Path) -> None:
+def test_bad_rows_loaded_after_the_first_cycle_still_fail_the_tests(tmp_path: Path) -> None:
     project = copy_project(tmp_path / "project")
     landing = tmp_path / "landing"
     demo_data.generate(landing, seed=3, days=1, lines=1_500)
@@ -136,18 +138,49 @@ def test_a_bad_row_loaded_after_the_first_cycle_still_fails_the_tests(tmp_path: 
         str(landing), str(project.database), project_dir=project.root, dbt_options=["--quiet"]
     )
     assert run.cycle().success
+
+    def bad(sql: str, params: list, failing: str) -> None:
+        """Write a bad row stamped now (after the previous cycle), then run a cycle."""
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        with duckdb.connect(str(project.database)) as con:
+            con.execute(sql, [now if p is NOW else p for p in params])
+        failed = run.cycle()  # a scoped cycle: the previous one succeeded
+        assert not failed.success
+        assert any(failing in f for f in failed.failures), failed.failures
+
+    raw = loader.RAW_TABLE
     # a raw row without a row number, as a broken loader might append it
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    with duckdb.connect(str(project.database)) as con:
-        con.execute(
-            f"insert into {loader.RAW_TABLE} values ('x', 'broken-object', null, ?, ?)", [now, now]
-        )
-    failed = run.cycle()
-    assert not failed.success
-    assert any("not_null_stg_s3logs__raw_lines_file_row_number" in f for f in failed.failures)
+    bad(f"insert into {raw} values ('x', 'broken', null, ?, ?)", [NOW, NOW], "file_row_number")
     # after a failure the next cycle tests every row again, and still fails
     again = run.cycle()
     assert not again.success and again.failures
+    with duckdb.connect(str(project.database)) as con:
+        con.execute(f"delete from {raw} where file_name = 'broken'")
+    assert run.cycle().success
+    # a raw row without loaded_at: outside any window, so never parsed; the tests must see it
+    bad(f"insert into {raw} values ('x', 'undated', 1, ?, null)", [NOW], "raw_lines_loaded_at")
+    with duckdb.connect(str(project.database)) as con:
+        con.execute(f"delete from {raw} where file_name = 'undated'")
+    assert run.cycle().success
+    # a new row that repeats the key of an old one: the key tests read the old one too
+    table = "main.int_s3_access_logs__parsed"
+    repeat = f"insert into {table} select * replace (?::timestamp as loaded_at) from {table}"
+    bad(repeat + " limit 1", [NOW], "primary_key_int_s3_access_logs__parsed")
+
+
+def test_relative_paths_mean_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = copy_project(tmp_path / "project")
+    work = tmp_path / "work"
+    demo_data.generate(work / "logs", seed=4, days=1, lines=500)
+    monkeypatch.chdir(work)
+    monkeypatch.delenv(loader.DATABASE_ENV, raising=False)
+    cycle = pipeline.Pipeline("logs", "out.duckdb", project_dir=project.root).cycle()
+    assert cycle.success and cycle.load.lines > 0
+    with duckdb.connect(str(work / "out.duckdb"), read_only=True) as con:
+        (parsed,) = con.execute("select count(*) from int_s3_access_logs__parsed").fetchone()
+    assert parsed == cycle.load.lines
 
 
 def _s3logs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -207,3 +240,40 @@ def test_primary_key_fails_on_a_duplicate_and_on_a_null_key(tmp_path: Path) -> N
         con.execute(f"insert into {table} select * from saved")
         con.execute(f"update {table} set file_name = null where file_row_number = 1")
     assert project.dbt(*select, check=False).returncode == 1
+
+
+def test_ctrl_c_between_cycles_stops_with_130(tmp_path: Path) -> None:
+    demo_data.generate(tmp_path / "logs", seed=6, days=1, lines=300)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "bootstrap.cli", "run", "logs", "--database", "db.duckdb"]
+        + ["--every", "60"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert run.stderr is not None
+    seen = []
+    for line in run.stderr:  # wait for the first cycle's summary: then it sleeps
+        seen.append(line)
+        if line.startswith("cycle 1:"):
+            break
+    run.send_signal(signal.SIGINT)
+    rest = run.stderr.read()
+    assert run.wait(timeout=60) == 130, "".join(seen) + rest
+    assert "interrupted" in rest and "Traceback" not in rest
+    assert (tmp_path / "db.duckdb").exists()
+
+
+def test_an_interrupted_child_load_is_an_interrupt() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.exit(130)"], stdout=subprocess.PIPE, text=True
+    )
+    with pytest.raises(KeyboardInterrupt):
+        pipeline._finish_child_load(child)
+    failing = subprocess.Popen(
+        [sys.executable, "-c", 'print(\'{"failure": "OSError: disk full"}\')'],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with pytest.raises(pipeline.PipelineError, match="disk full"):
+        pipeline._finish_child_load(failing)
