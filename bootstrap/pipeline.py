@@ -274,10 +274,10 @@ class Pipeline:
                 self._prepare()
             except KeyboardInterrupt:
                 child.send_signal(signal.SIGINT)  # its open batch is rolled back
-                child.wait()
+                child.communicate()
                 raise
             except BaseException:
-                child.wait()  # a parse error waits for the load, which is not wasted
+                child.communicate()  # a parse error waits for the load, which is not wasted
                 raise
             load = _finish_child_load(child)
         else:
