@@ -41,11 +41,30 @@
     {%- set native = var('s3logs_native_parse', true) %}
     with
 
+    -- each line split at double quotes (q: 7 parts in the common shape)
+    quotes_split as (
+        select
+            *,
+            string_split(raw, '"') as q
+        from {{ relation }}
+    ),
+
+    -- and those parts at spaces: h (fields 0-8), m (status .. turn-around time), t (the
+    -- fields after the user-agent)
+    fields_split as (
+        select
+            *,
+            case when len(q) = 7 and q[5] = ' ' then string_split(q[1], ' ') end as h,
+            case when len(q) = 7 and q[5] = ' ' then string_split(q[3], ' ') end as m,
+            case when len(q) = 7 and q[5] = ' ' and q[7] <> '' then string_split(q[7], ' ') end as t
+        from quotes_split
+    ),
+
     candidates as (
         select
             *,
             try_strptime(substr(h[3], 2), '%d/%b/%Y:%H:%M:%S') as local_time
-        from {{ s3logs_duckdb_split(relation) }}
+        from fields_split
     ),
 
     classified as (
@@ -198,24 +217,4 @@
             as {{ name }}{{ "," if not loop.last }}
         {%- endfor %}
     from native
-{% endmacro %}
-
-{#-
-  A relation's lines split at double quotes (q: 7 parts in the common shape) and those parts at
-  spaces: h (fields 0-8), m (status .. turn-around time), t (fields after the user-agent).
--#}
-{% macro s3logs_duckdb_split(source) %}
-    (
-        select
-            *,
-            case when len(q) = 7 and q[5] = ' ' then string_split(q[1], ' ') end as h,
-            case when len(q) = 7 and q[5] = ' ' then string_split(q[3], ' ') end as m,
-            case when len(q) = 7 and q[5] = ' ' and q[7] <> '' then string_split(q[7], ' ') end as t
-        from (
-            select
-                *,
-                string_split(raw, '"') as q
-            from {{ source }}
-        ) as quotes_split
-    ) as fields_split
 {% endmacro %}

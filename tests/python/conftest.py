@@ -59,6 +59,32 @@ def copy_project(destination: Path) -> DbtProject:
     return DbtProject(root=destination, database=destination / "s3logs.duckdb")
 
 
+PUBLIC_MODELS = ("s3_access_logs_v2", "s3_access_logs_v1", "s3_access_logs_quarantine")
+
+
+def snapshot_public(project: DbtProject) -> dict[str, list[tuple]]:
+    """Every row of the public models, in key order: what two builds must agree on."""
+    return {
+        name: project.query(f"select * from {name} order by file_name, file_row_number")
+        for name in PUBLIC_MODELS
+    }
+
+
+def log_objects(folder: Path) -> list[Path]:
+    """The log objects under `folder` (what the loader would load), in name order."""
+    from bootstrap.loader import is_log_object
+
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_log_object(str(p)))
+
+
+def copy_objects(objects: list[Path], source: Path, landing: Path) -> None:
+    """Deliver `objects` (files under `source`) to `landing`, keeping their relative keys."""
+    for path in objects:
+        target = landing / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+
+
 @pytest.fixture
 def dbt_project(tmp_path: Path) -> DbtProject:
     return copy_project(tmp_path / "project")

@@ -134,7 +134,7 @@ def _native_verdicts(project: DbtProject) -> int:
     compiled = next(
         (project.root / "target" / "compiled").rglob("int_s3_access_logs__parsed.sql")
     ).read_text()
-    verdict = compiled[compiled.index("candidates as (") : compiled.index("native_fields as (")]
+    verdict = compiled[compiled.index("quotes_split as (") : compiled.index("native_fields as (")]
     sql = (
         "with new_lines as (select * from main.stg_s3logs__raw_lines), "
         + verdict.rstrip().rstrip(",")

@@ -6,12 +6,11 @@ One build per module (it takes a while on two cores); the tests then read its re
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, DbtProject, copy_project
+from conftest import REPO, DbtProject, copy_objects, copy_project, log_objects, snapshot_public
 
 from bootstrap import demo_data, loader
 
@@ -22,55 +21,35 @@ MODEL_COLUMNS_SQL = """
 PUBLIC = ("s3_access_logs_v1", "s3_access_logs_v2", "s3_access_logs_quarantine")
 
 
-def _objects(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and loader.is_log_object(str(p)))
-
-
-def _snapshot(project: DbtProject) -> dict[str, list[tuple]]:
-    return {
-        name: project.query(f"select * from {name} order by file_name, file_row_number")
-        for name in ("s3_access_logs_v2", "s3_access_logs_v1", "s3_access_logs_quarantine")
-    }
-
-
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Two batches of demo logs, loaded and built incrementally, then the same rebuilt fully."""
     base = tmp_path_factory.mktemp("pipeline")
     generated = base / "generated"
     demo_data.generate(generated, seed=7, days=2, lines=12_000)
-    objects = _objects(generated)
+    objects = log_objects(generated)
     assert len(objects) > 20
     landing = base / "landing"
     half = len(objects) // 2
-    for batch in (objects[:half], objects[half:]):
-        for source in batch:
-            target = landing / source.relative_to(generated)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, target)
     # the first batch only, as if the rest had not been delivered yet
-    for source in objects[half:]:
-        (landing / source.relative_to(generated)).unlink()
+    copy_objects(objects[:half], generated, landing)
 
     project = copy_project(base / "project")
     first = loader.load_logs(str(landing), str(project.database))
     project.dbt("build")
     after_first = project.query("select count(*) from int_s3_access_logs__parsed")[0][0]
 
-    for source in objects[half:]:
-        target = landing / source.relative_to(generated)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(source, target)
+    copy_objects(objects[half:], generated, landing)
     second = loader.load_logs(str(landing), str(project.database))
     project.dbt("build")
-    incremental = _snapshot(project)
+    incremental = snapshot_public(project)
 
     rerun_load = loader.load_logs(str(landing), str(project.database))
     project.dbt("build")
-    rerun = _snapshot(project)
+    rerun = snapshot_public(project)
 
     project.dbt("build", "--full-refresh")
-    full = _snapshot(project)
+    full = snapshot_public(project)
     return {
         "project": project,
         "first": first,
@@ -221,15 +200,10 @@ def test_incremental_run_parses_only_new_lines(dbt_project: DbtProject, tmp_path
     a full refresh reparses everything and the marker is gone."""
     generated = tmp_path / "generated"
     demo_data.generate(generated, seed=3, days=1, lines=2_000)
-    objects = _objects(generated)
+    objects = log_objects(generated)
     landing = tmp_path / "landing"
-    for source in objects:
-        target = landing / source.relative_to(generated)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(source, target)
     late = objects[-3:]
-    for source in late:
-        (landing / source.relative_to(generated)).unlink()
+    copy_objects(objects[:-3], generated, landing)
     loader.load_logs(str(landing), str(dbt_project.database))
     dbt_project.dbt("run")
     with duckdb.connect(str(dbt_project.database)) as con:
@@ -244,8 +218,7 @@ def test_incremental_run_parses_only_new_lines(dbt_project: DbtProject, tmp_path
         " + (select count(*) from s3_access_logs_quarantine)"
     )
     before = dbt_project.query(total)[0][0]
-    for source in late:
-        shutil.copy(source, landing / source.relative_to(generated))
+    copy_objects(late, generated, landing)
     added = loader.load_logs(str(landing), str(dbt_project.database)).lines
     dbt_project.dbt("run")
     marked_after = "select count(*) from s3_access_logs_v2 where user_agent = 'MARKER'"

@@ -7,7 +7,6 @@ plain `dbt build --full-refresh` builds from the same raw rows.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,30 +14,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import DbtProject, copy_project
+from conftest import copy_objects, copy_project, log_objects, snapshot_public
 
 from bootstrap import demo_data, loader, pipeline
 
-TABLES = ("s3_access_logs_v2", "s3_access_logs_v1", "s3_access_logs_quarantine")
 NOW = object()  # stands for "the time the bad row is written" in bad()'s parameters
-
-
-def _snapshot(project: DbtProject) -> dict[str, list[tuple]]:
-    return {
-        name: project.query(f"select * from {name} order by file_name, file_row_number")
-        for name in TABLES
-    }
-
-
-def _objects(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and loader.is_log_object(str(p)))
-
-
-def _copy(objects: list[Path], source: Path, landing: Path) -> None:
-    for path in objects:
-        target = landing / path.relative_to(source)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target)
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +26,10 @@ def cycles(tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("pipeline-cmd")
     generated = base / "generated"
     demo_data.generate(generated, seed=11, days=2, lines=6_000)
-    objects = _objects(generated)
+    objects = log_objects(generated)
     half = len(objects) // 2
     landing = base / "landing"
-    _copy(objects[:half], generated, landing)
+    copy_objects(objects[:half], generated, landing)
     project = copy_project(base / "project")
     run = pipeline.Pipeline(
         str(landing),
@@ -58,7 +38,7 @@ def cycles(tmp_path_factory: pytest.TempPathFactory) -> dict:
         dbt_options=["--quiet"],
     )
     first = run.cycle()
-    _copy(objects[half:], generated, landing)
+    copy_objects(objects[half:], generated, landing)
     second = run.cycle()
     third = run.cycle()
     compiled = {
@@ -66,7 +46,7 @@ def cycles(tmp_path_factory: pytest.TempPathFactory) -> dict:
         for p in (project.root / "target" / "run").rglob("*.sql")
         if p.name.startswith(("primary_key", "unique", "not_null", "assert"))
     }
-    incremental = _snapshot(project)
+    incremental = snapshot_public(project)
     project.dbt("build", "--full-refresh", "--exclude-resource-type", "unit_test")
     return {
         "project": project,
@@ -75,7 +55,7 @@ def cycles(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "cycles": (first, second, third),
         "compiled": compiled,
         "incremental": incremental,
-        "full": _snapshot(project),
+        "full": snapshot_public(project),
     }
 
 
