@@ -40,21 +40,23 @@ import click
 import duckdb
 import pyarrow as pa
 
+from bootstrap.options import DATABASE_ENV, DEFAULT_DATABASE, source_options
+
 log = logging.getLogger(__name__)
 
 RAW_TABLE = "main.s3_access_logs_raw"
 HISTORY_TABLE = "main.s3_access_logs_load_history"
-DEFAULT_DATABASE = "data/s3logs.duckdb"
-DATABASE_ENV = "S3LOGS_DUCKDB"
-DEFAULT_SOURCE = "data/demo-logs"
 
 # Rows are pushed to DuckDB and committed once this much log text is buffered: large enough for
 # DuckDB to write whole row groups, small enough to keep memory flat.
 DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
-# Files DuckDB reads itself hold no memory here, so they count a quarter of their size: bigger
-# transactions let DuckDB write whole row groups to the file instead of passing the remainder
-# of each through the WAL and compressing it again at checkpoint (1M lines: 5.8 s -> 3.2 s).
-_NATIVE_BATCH_SHARE = 4
+# Files DuckDB reads itself hold no memory here, so they count a sixteenth of their size (up to
+# 1 GB of them per transaction). Each insert leaves a part-filled row group per thread; of two
+# transactions, such remainders and the next one's rows can fit in fewer row groups, and the
+# first checkpoint of a later session (dbt's) then rewrites them all (1M lines in 64 MB
+# batches: 0.9 s after a 2.7 s load). Fewer transactions leave fewer remainders, and let DuckDB
+# write whole row groups rather than pass each remainder through the WAL (5.8 s -> 3.2 s).
+_NATIVE_BATCH_SHARE = 16
 _READ_CHUNK = 1024 * 1024
 _LISTING_PAGE = 1000
 # DuckDB expands these in file names as glob patterns; such paths are read by Python instead.
@@ -859,40 +861,6 @@ def console_load(source: str, database: str | None = None, **options) -> LoadSum
         console._clear()
         log.removeHandler(console)
         log.propagate = True
-
-
-def source_options(database_help: str) -> Callable:
-    """SOURCE, --database, --endpoint-url and --reload-changed: what `s3logs load` and
-    `s3logs run` share."""
-    options = [
-        click.argument("source", default=DEFAULT_SOURCE),
-        click.option(
-            "--database",
-            type=click.Path(dir_okay=False),
-            default=DEFAULT_DATABASE,
-            envvar=DATABASE_ENV,
-            show_default=True,
-            show_envvar=True,
-            help=database_help,
-        ),
-        click.option(
-            "--endpoint-url",
-            help="S3-compatible endpoint for s3:// sources (MinIO, LocalStack, moto...).",
-        ),
-        click.option(
-            "--reload-changed",
-            is_flag=True,
-            help="Replace the rows of objects that changed since they were loaded, instead of "
-            "skipping.",
-        ),
-    ]
-
-    def decorate(command: Callable) -> Callable:
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate
 
 
 @click.command("load")

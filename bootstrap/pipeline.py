@@ -27,10 +27,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from bootstrap import loader
+from bootstrap.options import DATABASE_ENV, source_options
+
+# bootstrap.loader (DuckDB and Arrow: a quarter of a second to import) is imported where it is
+# used, so that `s3logs run` starts its loader process first.
+if TYPE_CHECKING:
+    from bootstrap import loader
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_ARGS = ("build", "--exclude-resource-type", "unit_test")
@@ -91,6 +97,8 @@ class CycleResult:
 
 def _load(options: dict, show_progress: bool) -> loader.LoadSummary:
     """One load (in this process or a child): with progress on stderr, or quietly."""
+    from bootstrap import loader
+
     if show_progress:
         return loader.console_load(**options)
     return loader.load_logs(**options)
@@ -127,6 +135,8 @@ def _start_child_load(options: dict, show_progress: bool) -> subprocess.Popen:
 
 
 def _finish_child_load(child: subprocess.Popen) -> loader.LoadSummary:
+    from bootstrap import loader
+
     out, _ = child.communicate()
     if child.returncode in (130, -signal.SIGINT):
         raise KeyboardInterrupt
@@ -235,7 +245,7 @@ class Pipeline:
 
     def _environment(self) -> None:
         # The `local` profile reads the DuckDB path from here; dbt reads its settings too.
-        os.environ[loader.DATABASE_ENV] = self.database
+        os.environ[DATABASE_ENV] = self.database
         os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
     def _prepare(self) -> None:
@@ -324,7 +334,7 @@ class Pipeline:
 
 
 @click.command("run")
-@loader.source_options("DuckDB file to load into and build on (created if missing).")
+@source_options("DuckDB file to load into and build on (created if missing).")
 @click.option(
     "--every",
     type=click.FloatRange(min=1),
@@ -361,6 +371,8 @@ def run(
     """
     if cycles is not None and every is None:
         raise click.UsageError("--cycles needs --every")
+    from bootstrap.loader import LoadError
+
     pipeline = Pipeline(
         source,
         database,
@@ -374,7 +386,7 @@ def run(
             started = time.monotonic()
             try:
                 result = pipeline.cycle()
-            except (loader.LoadError, PipelineError) as exc:
+            except (LoadError, PipelineError) as exc:
                 if every is None:
                     raise click.ClickException(str(exc)) from exc
                 click.echo(f"error: cycle {pipeline.cycles}: {exc}", err=True)

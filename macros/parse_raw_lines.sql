@@ -212,9 +212,13 @@
         file_row_number,
         file_last_modified,
         loaded_at,
+        {#- the Python parser's values come as text (see bootstrap/duckdb_udf.py) #}
         {%- for name, type in s3logs_output_columns() %}
-        case when is_native then {{ name }} else python_row.{{ name }} end
-            as {{ name }}{{ "," if not loop.last }}
+        {%- set python_value = "python_row[" ~ loop.index ~ "]" %}
+        case
+            when is_native then {{ name }}
+            else {{ python_value if type == "varchar" else "cast(" ~ python_value ~ " as " ~ type ~ ")" }}
+        end as {{ name }}{{ "," if not loop.last }}
         {%- endfor %}
     from native
 {% endmacro %}

@@ -92,6 +92,22 @@ def test_every_raw_line_is_parsed_or_quarantined_exactly_once(pipeline: dict) ->
     assert duplicates == []
 
 
+def test_v1_and_v2_hold_the_same_lines(pipeline: dict) -> None:
+    # v1 reads the parse model, as v2 does, not v2 itself: the two must still agree line by line
+    project = pipeline["project"]
+    v2 = (
+        "select file_name, file_row_number, loaded_at, bucket_owner, key, bytes_sent, "
+        "cast(http_status as varchar) from s3_access_logs_v2"
+    )
+    v1 = (
+        "select file_name, file_row_number, loaded_at, bucketowner, key, bytessent, httpstatus "
+        "from s3_access_logs_v1"
+    )
+    assert project.query(f"select count(*) from ({v2})")[0][0] > 10_000
+    assert project.query(f"{v2} except all {v1}") == []
+    assert project.query(f"{v1} except all {v2}") == []
+
+
 def test_quarantine_keeps_reason_file_row_and_line(pipeline: dict) -> None:
     for file_name, row, reason, raw, _modified, loaded_at in pipeline["full"][
         "s3_access_logs_quarantine"

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -261,3 +262,25 @@ def test_carriage_return_inside_a_line_does_not_split_it(tmp_path):
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(records) == 1
     assert records[0]["user_agent"] == "agent\rwith a carriage return"
+
+
+def test_s3logs_lists_every_command_and_imports_only_the_one_that_runs() -> None:
+    from bootstrap import cli
+
+    result = CliRunner().invoke(cli.main, ["--help"])
+    assert result.exit_code == 0
+    context = click.Context(cli.main)
+    for name in ("parse", "bootstrap", "load", "run", "demo-data"):
+        assert f"  {name} " in result.output
+        assert cli.main.get_command(context, name).name == name
+    assert cli.main.get_command(context, "nope") is None
+    # in a fresh interpreter, `s3logs run --help` leaves the AWS SDK and DuckDB unimported
+    code = (
+        "import sys\nfrom bootstrap.cli import main\n"
+        "try:\n    main(['run', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('boto3', 'duckdb', 'bootstrap.cloud') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"
