@@ -253,7 +253,8 @@ class Pipeline:
         from dbt.cli.main import dbtRunner
 
         signature = project_signature(self.project_dir)
-        result = dbtRunner().invoke(["parse", "--quiet", *self.options])
+        # no manifest.json here: the build writes it at its end anyway
+        result = dbtRunner().invoke(["parse", "--quiet", "--no-write-json", *self.options])
         if isinstance(result.exception, KeyboardInterrupt):  # dbt returns it as a result
             raise KeyboardInterrupt
         if not result.success:

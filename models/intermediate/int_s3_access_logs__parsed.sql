@@ -12,7 +12,6 @@
         materialized='incremental',
         unique_key=['file_name', 'file_row_number'],
         incremental_strategy=s3logs_incremental_strategy(),
-        on_schema_change='fail',
         pre_hook="{{ create_parser_udtf() }}",
     )
 }}
