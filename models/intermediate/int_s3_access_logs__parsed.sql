@@ -39,6 +39,50 @@ with
         where loaded_at >= (select window_start.loaded_from from window_start)
     ),
 
+    -- Per object (file), the window's raw rows and parsed rows. An object is complete when
+    -- the window holds as many parsed rows of it as raw rows, and none of its raw rows was
+    -- loaded after its earliest parsed row: the raw table is append-only (a reload replaces a
+    -- whole object, with rows loaded later), so every parsed row of the window has its raw row
+    -- in the window, and equal counts mean the same keys. Only the other objects' rows go
+    -- through the row-by-row anti-join below: on a schedule, the new objects, where the window
+    -- holds hours of lines already parsed.
+    raw_files as (
+        select
+            file_name,
+            count(*) as raw_rows,
+            max(loaded_at) as last_loaded
+        from {{ s3logs_raw_landing() }} as window_lines
+        where loaded_at >= (select window_start.loaded_from from window_start)
+        group by file_name
+    ),
+
+    parsed_files as (
+        select
+            file_name,
+            count(*) as parsed_rows,
+            min(loaded_at) as first_parsed
+        from recently_parsed
+        group by file_name
+    ),
+
+    pending_files as (
+        select raw_files.file_name
+        from raw_files
+        left join parsed_files
+            on raw_files.file_name = parsed_files.file_name
+        where
+            parsed_files.file_name is null
+            or raw_files.raw_rows <> parsed_files.parsed_rows
+            or raw_files.last_loaded > parsed_files.first_parsed
+    ),
+
+    pending_parsed as (
+        select recently_parsed.*
+        from recently_parsed
+        inner join pending_files
+            on recently_parsed.file_name = pending_files.file_name
+    ),
+
     -- raw rows of the window not parsed yet, found on their keys alone (the lines are long)
     new_keys as (
         select distinct
@@ -46,7 +90,9 @@ with
             window_lines.file_row_number,
             window_lines.loaded_at
         from {{ s3logs_raw_landing() }} as window_lines
-        left join recently_parsed as already_parsed
+        inner join pending_files
+            on window_lines.file_name = pending_files.file_name
+        left join pending_parsed as already_parsed
             on
                 window_lines.file_name = already_parsed.file_name
                 and window_lines.file_row_number = already_parsed.file_row_number
