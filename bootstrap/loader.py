@@ -551,6 +551,16 @@ class _Batch:
         self.pending_bytes = 0
         self.total_bytes = 0
 
+    def _next_loaded_at(self) -> dt.datetime:
+        """Now (UTC), but always later than every loaded_at already in the table: a clock that
+        steps back (NTP, a resumed VM) must not stamp a reload earlier than the rows it
+        replaces, which the parse model's incremental run relies on."""
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        [(latest,)] = self.con.execute(f"select max(loaded_at) from {RAW_TABLE}").fetchall()
+        if latest is not None and now <= latest:
+            return latest + dt.timedelta(microseconds=1)
+        return now
+
     @property
     def full(self) -> bool:
         return self.total_bytes >= self.limit
@@ -560,7 +570,7 @@ class _Batch:
         if self.loaded_at is None:
             self.con.execute("begin transaction")
             # One value per batch, so that dbt's lookback window sees a batch whole.
-            self.loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+            self.loaded_at = self._next_loaded_at()
         index = self.added
         self.added += 1
         if reload:

@@ -41,11 +41,14 @@ with
 
     -- Per object (file), the window's raw rows and parsed rows. An object is complete when
     -- the window holds as many parsed rows of it as raw rows, and none of its raw rows was
-    -- loaded after its earliest parsed row: the raw table is append-only (a reload replaces a
-    -- whole object, with rows loaded later), so every parsed row of the window has its raw row
-    -- in the window, and equal counts mean the same keys. Only the other objects' rows go
-    -- through the row-by-row anti-join below: on a schedule, the new objects, where the window
-    -- holds hours of lines already parsed.
+    -- loaded after its earliest parsed row. That is exact because the raw table is append-only
+    -- but for reloads, which replace a whole object with rows loaded later (the loader never
+    -- stamps a load earlier than the table's latest): while no raw row is later than the
+    -- earliest parsed one, every parsed row of the window has its raw row there, so equal
+    -- counts mean the same keys. (An object reloaded shorter keeps stale parsed rows and stays
+    -- pending: more work, never a lost line.) Only pending objects' rows go through the
+    -- row-by-row anti-join below: on a schedule, the new objects, where the window holds hours
+    -- of lines already parsed.
     raw_files as (
         select
             file_name,

@@ -121,6 +121,21 @@ def test_one_loaded_at_per_batch_in_utc(logs: Path, tmp_path: Path) -> None:
     assert len(stamps) == 1 and before <= stamps[0] <= after
 
 
+def test_loaded_at_never_goes_back_when_the_clock_does(tmp_path: Path) -> None:
+    # rows stamped a day ahead stand for a clock that has since stepped back
+    write(tmp_path / "logs", SIMPLE, "\n".join(log_lines(2)) + "\n")
+    db = tmp_path / "s3logs.duckdb"
+    load_logs(str(tmp_path / "logs"), str(db))
+    ahead = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(days=1)
+    con = duckdb.connect(str(db))
+    con.execute("update main.s3_access_logs_raw set loaded_at = ?", [ahead])
+    con.close()
+    write(tmp_path / "logs", SIMPLE.replace("10-15-00", "10-35-00"), log_lines(1)[0] + "\n")
+    load_logs(str(tmp_path / "logs"), str(db))
+    stamps = rows(db, "select distinct loaded_at from main.s3_access_logs_raw")
+    assert stamps == [(ahead,), (ahead + dt.timedelta(microseconds=1),)]
+
+
 def test_blank_lines_are_skipped_and_the_others_keep_their_line_numbers(tmp_path: Path) -> None:
     a, b, c = log_lines(3)
     # CRLF endings, a blank line in the middle, two at the end, no newline after the last line
