@@ -93,16 +93,25 @@ def test_every_raw_line_is_parsed_or_quarantined_exactly_once(pipeline: dict) ->
 
 
 def test_v1_and_v2_hold_the_same_lines(pipeline: dict) -> None:
-    # v1 reads the parse model, as v2 does, not v2 itself: the two must still agree line by line
+    # v1 reads the parse model, as v2 does, not v2 itself: every v1 column must still be its v2
+    # column renamed (or cast), line by line (requestdatetime, reformatted, is left to the
+    # quickstart-query test)
+    v1_from_v2 = {
+        "bucketowner": "bucket_owner", "bucket_name": "bucket", "remoteip": "remote_ip",
+        "requester": "requester", "requestid": "request_id", "operation": "operation",
+        "key": "key", "request_uri": "request_uri",
+        "httpstatus": "cast(http_status as varchar)", "errorcode": "error_code",
+        "bytessent": "bytes_sent", "objectsize": "object_size",
+        "totaltime": "cast(total_time_ms as varchar)",
+        "turnaroundtime": "cast(turnaround_time_ms as varchar)", "referrer": "referer",
+        "useragent": "user_agent", "versionid": "version_id", "hostid": "host_id",
+        "sigv": "signature_version", "ciphersuite": "cipher_suite", "authtype": "auth_type",
+        "endpoint": "host_header", "tlsversion": "tls_version", "file_name": "file_name",
+        "file_row_number": "file_row_number", "loaded_at": "loaded_at",
+    }  # fmt: skip
     project = pipeline["project"]
-    v2 = (
-        "select file_name, file_row_number, loaded_at, bucket_owner, key, bytes_sent, "
-        "cast(http_status as varchar) from s3_access_logs_v2"
-    )
-    v1 = (
-        "select file_name, file_row_number, loaded_at, bucketowner, key, bytessent, httpstatus "
-        "from s3_access_logs_v1"
-    )
+    v1 = f"select {', '.join(v1_from_v2)} from s3_access_logs_v1"
+    v2 = f"select {', '.join(v1_from_v2.values())} from s3_access_logs_v2"
     assert project.query(f"select count(*) from ({v2})")[0][0] > 10_000
     assert project.query(f"{v2} except all {v1}") == []
     assert project.query(f"{v1} except all {v2}") == []
