@@ -2,12 +2,15 @@
 -- Returns the lines that break this; the test passes when it returns nothing. With var
 -- s3logs_tests_since (set by `s3logs run` after its first cycle), only the lines loaded since:
 -- a line's parsed or quarantined row carries the loaded_at of its latest raw row.
+-- One aggregate over the keys of both sides (a join of the distinct raw keys with the landed
+-- ones would group twice and join once).
 with
 
 raw_keys as (
-    select distinct
+    select
         file_name,
-        file_row_number
+        file_row_number,
+        0 as landings
     from {{ ref('stg_s3logs__raw_lines') }}
     where {{ s3logs_loaded_since() }}
 ),
@@ -16,29 +19,31 @@ landed as (
     select
         file_name,
         file_row_number,
-        'parsed' as outcome
+        1 as landings
     from {{ ref('s3_access_logs') }}
     where {{ s3logs_loaded_since() }}
     union all
     select
         file_name,
         file_row_number,
-        'quarantined' as outcome
+        1 as landings
     from {{ ref('s3_access_logs_quarantine') }}
     where {{ s3logs_loaded_since() }}
 ),
 
 outcomes as (
     select
-        raw_keys.file_name,
-        raw_keys.file_row_number,
-        count(landed.outcome) as times_landed
-    from raw_keys
-    left join landed
-        on
-            raw_keys.file_name = landed.file_name
-            and raw_keys.file_row_number = landed.file_row_number
-    group by raw_keys.file_name, raw_keys.file_row_number
+        file_name,
+        file_row_number,
+        sum(landings) as times_landed
+    from (
+        select * from raw_keys
+        union all
+        select * from landed
+    ) as keyed
+    group by file_name, file_row_number
+    -- keys with a raw row only (landings 0): a parsed row without one is no lost line
+    having min(landings) = 0
 ),
 
 final as (

@@ -222,6 +222,42 @@ def test_primary_key_fails_on_a_duplicate_and_on_a_null_key(tmp_path: Path) -> N
     assert project.dbt(*select, check=False).returncode == 1
 
 
+def test_no_raw_line_lost_fails_on_a_lost_line_and_on_a_line_landed_twice(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    landing = tmp_path / "landing"
+    demo_data.generate(landing, seed=6, days=1, lines=800)
+    built = pipeline.Pipeline(str(landing), str(project.database), project_dir=project.root)
+    assert built.cycle().success
+    select = ["test", "--select", "assert_no_raw_line_lost"]
+    table = "main.int_s3_access_logs__parsed"
+
+    def fails_on(change: str) -> str:
+        with duckdb.connect(str(project.database)) as con:
+            con.execute(f"create or replace table saved as select * from {table}")
+            con.execute(change)
+        result = project.dbt(*select, check=False)
+        with duckdb.connect(str(project.database)) as con:
+            con.execute(f"delete from {table}")
+            con.execute(f"insert into {table} select * from saved")
+        assert result.returncode == 1, result.stdout
+        return result.stdout
+
+    assert project.dbt(*select, check=False).returncode == 0
+    # a raw line neither parsed nor quarantined
+    lost = fails_on(
+        f"delete from {table} where rowid = (select min(rowid) from {table} "
+        "where parse_error is null)"
+    )
+    assert "Got 1 result" in lost
+    # a line both in the public model and in quarantine
+    twice = fails_on(
+        f"insert into {table} select * replace ('rejected' as parse_error) from {table} "
+        "where parse_error is null limit 1"
+    )
+    assert "Got 1 result" in twice
+    assert project.dbt(*select, check=False).returncode == 0
+
+
 def test_ctrl_c_between_cycles_stops_with_130(tmp_path: Path) -> None:
     demo_data.generate(tmp_path / "logs", seed=6, days=1, lines=300)
     run = subprocess.Popen(
