@@ -26,11 +26,13 @@ import concurrent.futures
 import datetime as dt
 import gc
 import json
+import math
 import os
 import platform
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,7 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bootstrap import loader, parser, synth
+from bootstrap import loader, parser, pipeline, synth
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = 20260301
@@ -480,6 +482,19 @@ MODES = {
     "pipeline": ["s3logs", "run"],
 }
 PIPELINE = "pipeline"
+# The most folders of extra lines the bench writes for s3logs run to reach a row-group merge.
+_MAX_MERGE_SETS = 20
+
+
+@dataclass
+class MergeCycles:
+    cycle: int  # the later cycle (1 = the first after the full one) that merged row groups
+    seconds: float  # its time
+    later_seconds: list[float]  # every later cycle up to it, rounds included
+
+    @property
+    def mean(self) -> float:
+        return statistics.mean(self.later_seconds)
 
 
 @dataclass
@@ -492,6 +507,9 @@ class E2EMode:
     first_load: loader.LoadSummary | None = None  # pipeline mode: the loads it did itself
     extra_load: loader.LoadSummary | None = None
     incremental_rounds: list[float] = field(default_factory=list)  # seconds of each round
+    # pipeline mode: its later cycles on, past the rounds, to the first that merged row groups
+    # (bootstrap.pipeline.MERGE_ROWS); None if the bench did not run that far
+    merge: MergeCycles | None = None
 
     @property
     def fraction(self) -> float:
@@ -550,6 +568,20 @@ def e2e_bench(
                     seed=seed,
                 )
             )
+        # s3logs run merges the small row groups of its later cycles once they fill one: its
+        # cycles go on, past the rounds, to the first that does (when that is near enough)
+        extra_lines = max(1, round(lines * extra_share))
+        merge_sets = math.ceil(pipeline.MERGE_ROWS / extra_lines) + 1 if PIPELINE in modes else 0
+        merge_sets = merge_sets if merge_sets <= _MAX_MERGE_SETS else 0
+        first_merge_object = objects + sum(e[0] for e in extras)
+        for k in range(merge_sets):
+            first_merge_object += write_log_objects(
+                root / f"merge-logs-{k}",
+                extra_lines,
+                first_object=first_merge_object,
+                lines_per_object=lines_per_object,
+                seed=seed,
+            )[0]
         generate_seconds = time.perf_counter() - started
         # The corpus's dirty pages, written back while the timed steps run, stalled them by
         # seconds (a load at 7.3 s instead of 2.7 s): write them out first, untimed.
@@ -569,7 +601,9 @@ def e2e_bench(
                 f"s3logs run: load + dbt build, then {incremental_rounds} more cycles, each "
                 "after 1% more objects"
             )
-            results[PIPELINE] = pipeline_bench(root, databases[PIPELINE], incremental_rounds)
+            results[PIPELINE] = pipeline_bench(
+                root, databases[PIPELINE], incremental_rounds, merge_sets
+            )
         for mode in dbt_modes:
             # A scheduled job finds the manifest of its previous run and parses only what
             # changed; parse once first so that start-up is measured as it is then.
@@ -618,22 +652,32 @@ def _median_run(runs: Sequence[DbtRun]) -> DbtRun:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def pipeline_bench(root: Path, database: Path, rounds: int = 3) -> E2EMode:
+def pipeline_bench(root: Path, database: Path, rounds: int = 3, merge_sets: int = 0) -> E2EMode:
     """`s3logs run` (bootstrap.pipeline) in a fresh process: its first cycle loads the 1M lines
     and builds, timed from before the process starts (interpreter, imports and all) to the end
     of the build; then, each round, 1% more objects are put in its source folder (not timed)
-    and its next cycle, an incremental run, is timed as the cycle reports it."""
+    and its next cycle, an incremental run, is timed as the cycle reports it. Then, with
+    `merge_sets` (folders merge-logs-K), more such cycles up to the first that merges row
+    groups (see bootstrap.pipeline.MERGE_ROWS)."""
     source = root / "pipeline-logs"
     shutil.copytree(root / "logs", source, copy_function=os.link)  # hard links: no time
     workdir = root / PIPELINE
     options = ["--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")]
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
     env.pop("S3LOGS_TARGET", None)
-    child_args = [str(source), str(database), json.dumps([*options, "--quiet"]), str(rounds)]
+    folders = [root / f"more-logs-{r}" for r in range(rounds)]
+    folders += [root / f"merge-logs-{k}" for k in range(merge_sets)]
+    child_args = [
+        str(source),
+        str(database),
+        json.dumps([*options, "--quiet"]),
+        str(len(folders)),
+        str(pipeline.MERGE_ROWS),
+    ]
     # A warm partial parse, as for the other modes: the one a previous `s3logs run` leaves
     # (dbt parses again from scratch when the profile's inputs differ from the last parse).
     warm = subprocess.run(
-        [sys.executable, "-c", _PIPELINE_CHILD, *child_args[:3], "-1"],
+        [sys.executable, "-c", _PIPELINE_CHILD, *child_args[:3], "-1", child_args[4]],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -654,10 +698,11 @@ def pipeline_bench(root: Path, database: Path, rounds: int = 3) -> E2EMode:
     assert child.stdin is not None and child.stdout is not None
     cycles = []
     try:
-        for r in range(rounds + 1):
+        for r in range(len(folders) + 1):
+            if r > rounds and cycles[-1]["merged"]:
+                break
             if r:
-                more = root / f"more-logs-{r - 1}"
-                shutil.copytree(more, source, copy_function=os.link, dirs_exist_ok=True)
+                shutil.copytree(folders[r - 1], source, copy_function=os.link, dirs_exist_ok=True)
                 child.stdin.write("next\n")
                 child.stdin.flush()
             cycle = json.loads(child.stdout.readline() or "null")
@@ -674,7 +719,12 @@ def pipeline_bench(root: Path, database: Path, rounds: int = 3) -> E2EMode:
         statuses: dict[str, int] = cycle["statuses"]
         return DbtRun("s3logs run", seconds, cycle["dbt_seconds"], cycle["nodes"], statuses)
 
-    first, later = cycles[0], cycles[1:]
+    first, later = cycles[0], cycles[1 : rounds + 1]
+    merges = [n for n, cycle in enumerate(cycles[1:], 1) if cycle["merged"]]
+    merge = None
+    if merges:
+        seconds = [cycle["seconds"] for cycle in cycles[1 : merges[0] + 1]]
+        merge = MergeCycles(merges[0], seconds[-1], seconds)
     incremental = [as_run(cycle, cycle["seconds"]) for cycle in later]
     middle = _median_run(incremental)
     return E2EMode(
@@ -686,17 +736,20 @@ def pipeline_bench(root: Path, database: Path, rounds: int = 3) -> E2EMode:
         first_load=loader.LoadSummary(**first["load"]),
         extra_load=loader.LoadSummary(**later[-1]["load"]),
         incremental_rounds=[run.seconds for run in incremental],
+        merge=merge,
     )
 
 
 # The process bench runs `s3logs run` in: its cycles, each after the first when bench says so
-# on stdin; each prints one JSON line (null if it raised). With rounds -1, it only parses the
-# project, as a previous run would have.
+# on stdin (argv[4] later cycles at most); each prints one JSON line (null if it raised). With
+# -1, it only parses the project, as a previous run would have.
 _PIPELINE_CHILD = """
 import dataclasses, json, sys, time
+from bootstrap import pipeline as module
 from bootstrap.pipeline import Pipeline
 source, database = sys.argv[1], sys.argv[2]
 options, rounds = json.loads(sys.argv[3]), int(sys.argv[4])
+module.MERGE_ROWS = int(sys.argv[5])  # the bench's (tests lower it)
 pipeline = Pipeline(source, database, dbt_options=options)
 if rounds < 0:
     pipeline._environment()
@@ -776,6 +829,13 @@ def describe_e2e(res: E2EResult) -> str:
                 "        (rounds: "
                 + ", ".join(f"{seconds:.2f} s" for seconds in m.incremental_rounds)
                 + ")"
+            )
+        if m.merge is not None:
+            out.append(
+                f"        (later cycle {m.merge.cycle} merged the small row groups of the cycles "
+                f"before it: {m.merge.seconds:.2f} s; the mean of later cycles 1 to "
+                f"{m.merge.cycle}, {m.merge.mean:.2f} s = {m.merge.mean / m.full.seconds:.1%} of "
+                "full)"
             )
         out.append(
             f"        (parse model alone: {node_inc:.2f} s of {node_full:.2f} s = "

@@ -448,7 +448,8 @@ def _check_raw_table(con: duckdb.DuckDBPyConnection, database: str) -> None:
         )
 
 
-def _connect(database: str) -> duckdb.DuckDBPyConnection:
+def open_database(database: str) -> duckdb.DuckDBPyConnection:
+    """Open (or create) the DuckDB file, or raise LoadError with what to do."""
     try:
         if database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -467,8 +468,14 @@ def _connect(database: str) -> duckdb.DuckDBPyConnection:
                 f"DuckDB says: {exc}"
             ) from exc
         raise LoadError(f"cannot open the DuckDB file {database}: {exc}") from exc
+    return con
+
+
+def _connect(database: str) -> duckdb.DuckDBPyConnection:
+    con = open_database(database)
     # Rows carry their own order (file_name, file_row_number): letting DuckDB append in any
-    # order is what lets it append on all threads.
+    # order is what lets it append on all threads. (A global setting: load_logs resets it,
+    # for the other connections of a DuckDB instance it shares, as `s3logs run` does.)
     con.execute("set preserve_insertion_order = false")
     return con
 
@@ -816,6 +823,8 @@ def load_logs(
             con.execute("rollback")
         raise
     finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("reset preserve_insertion_order")
         con.close()
     summary.seconds = time.monotonic() - started
     return summary

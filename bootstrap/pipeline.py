@@ -10,7 +10,10 @@ same two steps are `s3logs load` and `dbt build`, two processes that each pay th
   two one after the other);
 - with `--every SECONDS` it repeats, as a schedule would, keeping dbt loaded and the parsed
   project (the manifest) between cycles; the project is parsed again only when one of its files
-  changed.
+  changed;
+- a later cycle opens the DuckDB file once for its load and its build, and lets DuckDB merge
+  the small row groups its appends leave only once they add up to a whole one (MERGE_ROWS).
+  Between cycles the file is closed.
 
 Each cycle builds what a scheduled `dbt build` builds (unit tests excluded: they belong in CI).
 """
@@ -36,6 +39,8 @@ from bootstrap.options import DATABASE_ENV, source_options
 # bootstrap.loader (DuckDB and Arrow: a quarter of a second to import) is imported where it is
 # used, so that `s3logs run` starts its loader process first.
 if TYPE_CHECKING:
+    import duckdb
+
     from bootstrap import loader
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,6 +65,12 @@ _PROJECT_FILES = (
     "selectors.yml",
 )
 _PROJECT_DIRS = ("models", "macros", "seeds", "tests", "analyses")
+# Rows in a DuckDB row group. A later cycle appends its few lines to each table as a small row
+# group; by default every checkpoint merges such neighbours ("vacuum"), which rewrote the
+# growing tail of both tables cycle after cycle (0.06 s to 2.5 s per cycle, 0.3 s on average
+# for cycles of 10,000 lines, against 0.06 s without). Later cycles merge only once the lines
+# appended since the last merge fill a row group: each line is rewritten once.
+MERGE_ROWS = 122_880
 _PROJECT_SUFFIXES = (".sql", ".yml", ".yaml", ".md", ".csv", ".py")
 
 
@@ -81,6 +92,7 @@ class CycleResult:
     dbt_seconds: float = 0.0  # from the end of the load to the end of the build
     seconds: float = 0.0
     nodes: dict[str, float] = field(default_factory=dict)  # unique_id -> execution time
+    merged: bool = False  # whether DuckDB merged small row groups at its end (MERGE_ROWS)
 
     def describe(self) -> str:
         ended = ", ".join(f"{n} {status}" for status, n in sorted(self.statuses.items()))
@@ -242,6 +254,8 @@ class Pipeline:
         self._signature: tuple | None = None
         # When the last successful cycle's load ended: the next cycle's tests start there.
         self._tested_until: dt.datetime | None = None
+        # Lines appended by later cycles since row groups were last merged (MERGE_ROWS).
+        self._unmerged_lines = 0
 
     def _environment(self) -> None:
         # The `local` profile reads the DuckDB path from here; dbt reads its settings too.
@@ -272,12 +286,37 @@ class Pipeline:
             "reload_changed": self.reload_changed,
         }
 
+    def _hold_database(self) -> duckdb.DuckDBPyConnection:
+        """Open the DuckDB file for a later cycle, before its load, and keep it open until the
+        build ends: the loader and dbt then connect to this one DuckDB instance, which reads
+        the file once and checkpoints once, when _release_database closes it (otherwise the
+        loader's close checkpoints its rows and dbt opens the file again). Row groups are not
+        merged meanwhile (see MERGE_ROWS)."""
+        from bootstrap import loader
+
+        con = loader.open_database(self.database)
+        con.execute("set max_vacuum_tasks = 0")  # global: for every connection of the instance
+        return con
+
+    def _release_database(self, con: duckdb.DuckDBPyConnection, lines: int) -> bool:
+        """Close the connection _hold_database opened (the instance's last: DuckDB checkpoints
+        here), merging row groups if the lines appended since the last merge fill one. Returns
+        whether it merged."""
+        self._unmerged_lines += lines
+        merge = self._unmerged_lines >= MERGE_ROWS
+        if merge:
+            con.execute("reset max_vacuum_tasks")
+            self._unmerged_lines = 0
+        con.close()
+        return merge
+
     def cycle(self) -> CycleResult:
         """Load what is new, then build. Raises PipelineError (or loader.LoadError)."""
         self._environment()
         self.cycles += 1
         started = time.perf_counter()
         parse = self._manifest is None or project_signature(self.project_dir) != self._signature
+        hold = None
         if parse:
             # The loader in a child process while this one starts dbt.
             child = _start_child_load(self._load_options(), self.show_progress)
@@ -291,8 +330,14 @@ class Pipeline:
                 child.communicate()  # a parse error waits for the load, which is not wasted
                 raise
             load = _finish_child_load(child)
+            self._unmerged_lines = 0  # the close of this cycle merges with DuckDB's defaults
         else:
-            load = _load(self._load_options(), self.show_progress)
+            hold = self._hold_database()
+            try:
+                load = _load(self._load_options(), self.show_progress)
+            except BaseException:
+                hold.close()
+                raise
         loaded = time.perf_counter()
         load_ended = _utc_now()
 
@@ -304,10 +349,13 @@ class Pipeline:
             # macros/tests_since.sql); after a project change, everything is tested again.
             since = self._tested_until.isoformat(sep=" ")
             args += ["--vars", json.dumps({"s3logs_tests_since": since}), *self.later_select]
+        merged = parse  # a cycle that parses closes with DuckDB's own merging
         try:
             result = dbtRunner(manifest=self._manifest).invoke(args)
         finally:
             _release_duckdb()
+            if hold is not None:
+                merged = self._release_database(hold, load.lines)
         if isinstance(result.exception, KeyboardInterrupt):  # dbt returns it as a result
             raise KeyboardInterrupt
         ended = time.perf_counter()
@@ -319,6 +367,7 @@ class Pipeline:
             load_seconds=loaded - started,
             dbt_seconds=ended - loaded,
             seconds=ended - started,
+            merged=merged,
         )
         results = getattr(result.result, "results", None) or []
         for node in results:

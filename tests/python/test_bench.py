@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bootstrap import bench
+from bootstrap import bench, pipeline
 
 
 def test_baseline_is_the_quickstart_udtf_with_the_26_group_athena_regex():
@@ -110,3 +110,20 @@ def test_e2e_bench_pipeline_mode_counts_add_up(tmp_path):
     assert any(uid.startswith("test.") for uid in mode.incremental.nodes)
     assert res.rate("pipeline") > 0 and mode.fraction > 0
     assert "s3logs run (load + dbt build, one process)" in bench.describe_e2e(res)
+
+
+def test_e2e_bench_pipeline_mode_runs_on_to_the_cycle_that_merges_row_groups(tmp_path, monkeypatch):
+    # 3 extra lines per cycle: with row groups merged every 9 lines, the third later cycle
+    # merges; the bench goes past its 2 rounds to it, and reports it
+    monkeypatch.setattr(pipeline, "MERGE_ROWS", 9)
+    res = bench.e2e_bench(
+        300, workdir=tmp_path, modes=("pipeline",), lines_per_object=100, incremental_rounds=2
+    )
+    mode = res.modes["pipeline"]
+    assert len(mode.incremental_rounds) == 2
+    assert mode.merge is not None and mode.merge.cycle == 3
+    assert len(mode.merge.later_seconds) == 3
+    assert mode.merge.later_seconds[:2] == mode.incremental_rounds
+    assert mode.rows["raw"] == 300 + 3 * 3
+    assert mode.rows["raw"] == mode.rows["v2"] + mode.rows["quarantine"]
+    assert "merged the small row groups" in bench.describe_e2e(res)

@@ -202,6 +202,17 @@ def test_second_run_adds_nothing(logs: Path, tmp_path: Path) -> None:
     assert rows(db) == first
 
 
+def test_a_shared_duckdb_instance_gets_its_settings_back(logs: Path, tmp_path: Path) -> None:
+    # `s3logs run` keeps the file open while the loader connects to the same DuckDB instance;
+    # the loader's global setting must not outlive the load.
+    database = str(tmp_path / "shared.duckdb")
+    with duckdb.connect(database) as held:
+        assert load_logs(str(logs), database).objects > 0
+        setting = "select current_setting('preserve_insertion_order')"
+        assert held.execute(setting).fetchone()[0] is True
+        assert held.execute(f"select count(*) from {loader.RAW_TABLE}").fetchone()[0] > 0
+
+
 def test_history_records_each_object_with_its_fingerprint(logs: Path, tmp_path: Path) -> None:
     db = tmp_path / "s3logs.duckdb"
     load_logs(str(logs), str(db))

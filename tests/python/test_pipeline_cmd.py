@@ -258,6 +258,47 @@ def test_no_raw_line_lost_fails_on_a_lost_line_and_on_a_line_landed_twice(tmp_pa
     assert project.dbt(*select, check=False).returncode == 0
 
 
+def test_later_cycles_merge_row_groups_only_once_their_lines_fill_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generated = tmp_path / "generated"
+    demo_data.generate(generated, seed=9, days=1, lines=1_600)
+    objects = log_objects(generated)
+    parts = [objects[i::4] for i in range(4)]
+    project = copy_project(tmp_path / "project")
+    landing = tmp_path / "landing"
+    run = pipeline.Pipeline(
+        str(landing), str(project.database), project_dir=project.root, dbt_options=["--quiet"]
+    )
+    tables = (loader.RAW_TABLE, "main.int_s3_access_logs__parsed")
+
+    def cycle_row_groups(part: list[Path]) -> list[int]:
+        copy_objects(part, generated, landing)
+        result = run.cycle()
+        assert result.success, result.failures
+        with duckdb.connect(str(project.database), read_only=True) as con:  # closed: it opens
+            return [
+                con.execute(
+                    f"select count(distinct row_group_id) from pragma_storage_info('{table}')"
+                ).fetchone()[0]
+                for table in tables
+            ]
+
+    first = cycle_row_groups(parts[0])
+    monkeypatch.setattr(pipeline, "MERGE_ROWS", 10**9)
+    # each later cycle appends its lines as a new row group, unmerged
+    second = cycle_row_groups(parts[1])
+    third = cycle_row_groups(parts[2])
+    assert second == [n + 1 for n in first] and third == [n + 2 for n in first]
+    # once the lines appended since the last merge fill a row group, the cycle merges them
+    monkeypatch.setattr(pipeline, "MERGE_ROWS", 1)
+    fourth = cycle_row_groups(parts[3])
+    assert all(n < m for n, m in zip(fourth, third, strict=True)), (third, fourth)
+    with duckdb.connect(str(project.database), read_only=True) as con:
+        counts = [con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables]
+    assert counts[0] == counts[1] > 0
+
+
 def test_ctrl_c_between_cycles_stops_with_130(tmp_path: Path) -> None:
     demo_data.generate(tmp_path / "logs", seed=6, days=1, lines=300)
     run = subprocess.Popen(
