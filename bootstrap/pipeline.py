@@ -289,26 +289,15 @@ class Pipeline:
     def _hold_database(self) -> duckdb.DuckDBPyConnection:
         """Open the DuckDB file for a later cycle, before its load, and keep it open until the
         build ends: the loader and dbt then connect to this one DuckDB instance, which reads
-        the file once and checkpoints once, when _release_database closes it (otherwise the
-        loader's close checkpoints its rows and dbt opens the file again). Row groups are not
-        merged meanwhile (see MERGE_ROWS)."""
+        the file once and checkpoints when its log passes 16 MB and when the cycle closes this
+        connection, the last (otherwise the loader's close checkpoints its rows and dbt opens
+        the file again). Row groups are not merged unless the cycle lifts this setting (see
+        MERGE_ROWS)."""
         from bootstrap import loader
 
         con = loader.open_database(self.database)
         con.execute("set max_vacuum_tasks = 0")  # global: for every connection of the instance
         return con
-
-    def _release_database(self, con: duckdb.DuckDBPyConnection, lines: int) -> bool:
-        """Close the connection _hold_database opened (the instance's last: DuckDB checkpoints
-        here), merging row groups if the lines appended since the last merge fill one. Returns
-        whether it merged."""
-        self._unmerged_lines += lines
-        merge = self._unmerged_lines >= MERGE_ROWS
-        if merge:
-            con.execute("reset max_vacuum_tasks")
-            self._unmerged_lines = 0
-        con.close()
-        return merge
 
     def cycle(self) -> CycleResult:
         """Load what is new, then build. Raises PipelineError (or loader.LoadError)."""
@@ -316,46 +305,55 @@ class Pipeline:
         self.cycles += 1
         started = time.perf_counter()
         parse = self._manifest is None or project_signature(self.project_dir) != self._signature
-        hold = None
-        if parse:
-            # The loader in a child process while this one starts dbt.
-            child = _start_child_load(self._load_options(), self.show_progress)
-            try:
-                self._prepare()
-            except KeyboardInterrupt:
-                child.send_signal(signal.SIGINT)  # its open batch is rolled back
-                child.communicate()
-                raise
-            except BaseException:
-                child.communicate()  # a parse error waits for the load, which is not wasted
-                raise
-            load = _finish_child_load(child)
-            self._unmerged_lines = 0  # the close of this cycle merges with DuckDB's defaults
-        else:
-            hold = self._hold_database()
-            try:
-                load = _load(self._load_options(), self.show_progress)
-            except BaseException:
-                hold.close()
-                raise
-        loaded = time.perf_counter()
-        load_ended = _utc_now()
-
-        from dbt.cli.main import dbtRunner
-
-        args = [*self.build_args, *self.options]
-        if self._tested_until is not None and not parse:
-            # Only the rows loaded since the previous cycle's load need testing (see
-            # macros/tests_since.sql); after a project change, everything is tested again.
-            since = self._tested_until.isoformat(sep=" ")
-            args += ["--vars", json.dumps({"s3logs_tests_since": since}), *self.later_select]
-        merged = parse  # a cycle that parses closes with DuckDB's own merging
+        hold = None  # a later cycle's own connection to the DuckDB file (see _hold_database)
+        merge = parse  # a cycle that parses leaves DuckDB to merge row groups as it will
         try:
+            if parse:
+                # The loader in a child process while this one starts dbt.
+                child = _start_child_load(self._load_options(), self.show_progress)
+                try:
+                    self._prepare()
+                except KeyboardInterrupt:
+                    child.send_signal(signal.SIGINT)  # its open batch is rolled back
+                    child.communicate()
+                    raise
+                except BaseException:
+                    child.communicate()  # a parse error waits for the load, which is not wasted
+                    raise
+                load = _finish_child_load(child)
+                self._unmerged_lines = 0
+            else:
+                hold = self._hold_database()
+                load = _load(self._load_options(), self.show_progress)
+                self._unmerged_lines += load.lines
+                if self._unmerged_lines >= MERGE_ROWS:
+                    # merge at this cycle's next checkpoint: an automatic one during the build
+                    # (the log passing 16 MB) or the close's
+                    hold.execute("reset max_vacuum_tasks")
+                    merge = True
+            loaded = time.perf_counter()
+            load_ended = _utc_now()
+
+            from dbt.cli.main import dbtRunner
+
+            args = [*self.build_args, *self.options]
+            if self._tested_until is not None and not parse:
+                # Only the rows loaded since the previous cycle's load need testing (see
+                # macros/tests_since.sql); after a project change, everything is tested again.
+                since = self._tested_until.isoformat(sep=" ")
+                args += ["--vars", json.dumps({"s3logs_tests_since": since}), *self.later_select]
             result = dbtRunner(manifest=self._manifest).invoke(args)
         finally:
-            _release_duckdb()
-            if hold is not None:
-                merged = self._release_database(hold, load.lines)
+            try:
+                _release_duckdb()
+            finally:
+                if hold is not None:
+                    hold.close()  # the instance's last connection: DuckDB checkpoints
+        # A build that failed may have written nothing after the load: no checkpoint, no
+        # merge; the next cycle merges then.
+        merged = merge and result.success
+        if merged:
+            self._unmerged_lines = 0
         if isinstance(result.exception, KeyboardInterrupt):  # dbt returns it as a result
             raise KeyboardInterrupt
         ended = time.perf_counter()

@@ -48,7 +48,8 @@ outcomes as (
 
 final as (
     select * from outcomes
-    where times_landed <> 1
+    -- a null key matches no landed row (grouping would pair it with a landed null key)
+    where times_landed <> 1 or file_name is null or file_row_number is null
 )
 
 select * from final

@@ -124,6 +124,6 @@ def test_e2e_bench_pipeline_mode_runs_on_to_the_cycle_that_merges_row_groups(tmp
     assert mode.merge is not None and mode.merge.cycle == 3
     assert len(mode.merge.later_seconds) == 3
     assert mode.merge.later_seconds[:2] == mode.incremental_rounds
-    assert mode.rows["raw"] == 300 + 3 * 3
+    assert mode.rows["raw"] == 300 + 3 * 3 and mode.merge.lines_after_rounds == 3
     assert mode.rows["raw"] == mode.rows["v2"] + mode.rows["quarantine"]
     assert "merged the small row groups" in bench.describe_e2e(res)
