@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import copy_objects, copy_project, log_objects, snapshot_public
+from conftest import DbtProject, copy_objects, copy_project, log_objects, snapshot_public
 
 from bootstrap import demo_data, loader, pipeline
 
@@ -201,12 +201,18 @@ def test_project_signature_follows_what_dbt_reads(tmp_path: Path) -> None:
     assert pipeline.project_signature(project.root) != before
 
 
-def test_primary_key_fails_on_a_duplicate_and_on_a_null_key(tmp_path: Path) -> None:
+def _built_project(tmp_path: Path, seed: int) -> DbtProject:
+    """A copy of the project, built by one `s3logs run` cycle on a day of demo logs."""
     project = copy_project(tmp_path / "project")
     landing = tmp_path / "landing"
-    demo_data.generate(landing, seed=5, days=1, lines=800)
+    demo_data.generate(landing, seed=seed, days=1, lines=800)
     built = pipeline.Pipeline(str(landing), str(project.database), project_dir=project.root)
     assert built.cycle().success
+    return project
+
+
+def test_primary_key_fails_on_a_duplicate_and_on_a_null_key(tmp_path: Path) -> None:
+    project = _built_project(tmp_path, seed=5)
     select = ["test", "--select", "int_s3_access_logs__parsed,test_name:primary_key"]
     assert project.dbt(*select, check=False).returncode == 0
     table = "main.int_s3_access_logs__parsed"
@@ -223,11 +229,7 @@ def test_primary_key_fails_on_a_duplicate_and_on_a_null_key(tmp_path: Path) -> N
 
 
 def test_no_raw_line_lost_fails_on_a_lost_line_and_on_a_line_landed_twice(tmp_path: Path) -> None:
-    project = copy_project(tmp_path / "project")
-    landing = tmp_path / "landing"
-    demo_data.generate(landing, seed=6, days=1, lines=800)
-    built = pipeline.Pipeline(str(landing), str(project.database), project_dir=project.root)
-    assert built.cycle().success
+    project = _built_project(tmp_path, seed=6)
     select = ["test", "--select", "assert_no_raw_line_lost"]
     table = "main.int_s3_access_logs__parsed"
 
