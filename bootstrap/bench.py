@@ -601,6 +601,7 @@ def e2e_bench(
             log(
                 f"s3logs run: load + dbt build, then {incremental_rounds} more cycles, each "
                 "after 1% more objects"
+                + (", then on to the first cycle that merges row groups" if merge_sets else "")
             )
             results[PIPELINE] = pipeline_bench(
                 root, databases[PIPELINE], incremental_rounds, merge_sets

@@ -416,7 +416,9 @@ def run(
 
     With --every, a schedule in one process (the local stand-in for Snowpipe plus a scheduled
     `dbt build`): dbt stays loaded and the project is parsed again only when one of its files
-    changed. A failing cycle is reported and the next one runs; Ctrl-C stops.
+    changed. Once the lines loaded since the last merge fill a DuckDB row group (122,880), a
+    cycle also merges the small row groups the cycles before it appended, and takes longer.
+    A failing cycle is reported and the next one runs; Ctrl-C stops.
 
     Exit status: 0 when the last cycle built without error, 1 when it failed (failed nodes
     are listed), 2 for a wrong option, 130 when interrupted (an interrupted load leaves no
