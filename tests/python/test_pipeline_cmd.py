@@ -295,10 +295,11 @@ def test_later_cycles_merge_row_groups_only_once_their_lines_fill_one(
     )
     tables = (loader.RAW_TABLE, "main.int_s3_access_logs__parsed")
 
-    def cycle_row_groups(part: list[Path]) -> list[int]:
+    def cycle_row_groups(part: list[Path], merges: bool = False) -> list[int]:
         copy_objects(part, generated, landing)
         result = run.cycle()
         assert result.success, result.failures
+        assert result.merged == merges
         with duckdb.connect(str(project.database), read_only=True) as con:  # closed: it opens
             return [
                 con.execute(
@@ -307,7 +308,8 @@ def test_later_cycles_merge_row_groups_only_once_their_lines_fill_one(
                 for table in tables
             ]
 
-    first = cycle_row_groups(parts[0])
+    # the first cycle of a process knows nothing of what earlier ones appended: it merges
+    first = cycle_row_groups(parts[0], merges=True)
     monkeypatch.setattr(pipeline, "MERGE_ROWS", 10**9)
     # each later cycle appends its lines as a new row group, unmerged
     second = cycle_row_groups(parts[1])
@@ -325,11 +327,78 @@ def test_later_cycles_merge_row_groups_only_once_their_lines_fill_one(
         return con
 
     monkeypatch.setattr(pipeline.Pipeline, "_hold_database", hold_checkpointing_often)
-    fourth = cycle_row_groups(parts[3])
+    fourth = cycle_row_groups(parts[3], merges=True)
     assert all(n < m for n, m in zip(fourth, third, strict=True)), (third, fourth)
     with duckdb.connect(str(project.database), read_only=True) as con:
         counts = [con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables]
     assert counts[0] == counts[1] > 0
+
+
+def test_a_first_cycle_that_fills_a_row_group_leaves_merging_to_later_cycles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a backfill: its few part-filled row groups wait for the later cycles' merge
+    generated = tmp_path / "generated"
+    demo_data.generate(generated, seed=9, days=1, lines=1_600)
+    objects = log_objects(generated)
+    half, rest = len(objects) // 2, len(objects) * 3 // 4
+    parts = [objects[:half], objects[half:rest], objects[rest:]]
+    lines = []  # each part's lines, as the loader counts them
+    for n, part in enumerate(parts):
+        copy_objects(part, generated, tmp_path / f"part{n}")
+        summary = loader.load_logs(str(tmp_path / f"part{n}"), str(tmp_path / "count.duckdb"))
+        lines.append(summary.lines)
+    # a row group: no more than the first part, more than the second, the last two together
+    monkeypatch.setattr(pipeline, "MERGE_ROWS", min(lines[0], lines[1] + lines[2]))
+    assert lines[1] < pipeline.MERGE_ROWS
+    project = copy_project(tmp_path / "project")
+    landing = tmp_path / "landing"
+    run = pipeline.Pipeline(
+        str(landing), str(project.database), project_dir=project.root, dbt_options=["--quiet"]
+    )
+    merged = []
+    for part in parts:
+        copy_objects(part, generated, landing)
+        result = run.cycle()
+        assert result.success, result.failures
+        merged.append(result.merged)
+    assert merged == [False, False, True], (lines, merged)
+
+
+def test_a_first_cycles_load_leaves_part_filled_row_groups_unmerged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On two threads, each of the loader's threads fills whole row groups and leaves one
+    # part-filled: DuckDB's closing checkpoint would merge those, rewriting the whole row
+    # groups between them; the first cycle's load (in its child process) leaves them.
+    opened = loader.open_database
+
+    def open_on_two_threads(database: str) -> duckdb.DuckDBPyConnection:
+        con = opened(database)
+        con.execute("set threads = 2")
+        return con
+
+    monkeypatch.setattr(loader, "open_database", open_on_two_threads)
+    source = tmp_path / "logs"
+    source.mkdir()
+    for i in range(60):  # the loader stores lines as they are: any text will do
+        (source / f"access-2026-01-01-00-{i:02d}-00-{i:04X}").write_text("line\n" * 5_000)
+    row_groups = {}
+    for name, load in (("default", pipeline._load), ("first cycle", pipeline._load_unmerged)):
+        database = tmp_path / f"{name}.duckdb"
+        options = {"source": str(source), "database": str(database)}
+        assert load({**options, "endpoint_url": None, "reload_changed": False}, False).lines
+        with duckdb.connect(str(database), read_only=True) as con:
+            row_groups[name] = [
+                rows
+                for _, rows in con.execute(
+                    "select row_group_id, max(count) from pragma_storage_info(?) "
+                    "group by row_group_id order by row_group_id",
+                    [loader.RAW_TABLE],
+                ).fetchall()
+            ]
+    assert sum(row_groups["default"]) == sum(row_groups["first cycle"]) == 300_000
+    assert len(row_groups["first cycle"]) > len(row_groups["default"]), row_groups
 
 
 def test_ctrl_c_between_cycles_stops_with_130(tmp_path: Path) -> None:
