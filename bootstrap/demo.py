@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     database.parent.mkdir(parents=True, exist_ok=True)
     try:
-        cycle = pipeline.Pipeline(str(logs), str(database), show_progress=True).cycle()
+        demo = pipeline.Pipeline(str(logs), str(database), show_progress=True, more_cycles=False)
+        cycle = demo.cycle()
     except (loader.LoadError, pipeline.PipelineError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -73,7 +73,7 @@ _PROJECT_SUFFIXES = (".sql", ".yml", ".yaml", ".md", ".csv", ".py")
 # 0.3 s on average, over 16 cycles of 10,000 lines; 0.06 s without merging). Later cycles merge
 # only once the lines appended since the last merge fill a row group: most cycles skip it, and
 # a line is rewritten about once (with the part-filled row group a merge leaves, again at the
-# next merge). The merging cycle pays it all: about 3 s at 10,000 lines a cycle (DuckDB merges
+# next merge). The merging cycle pays it all: 3-4 s at 10,000 lines a cycle (DuckDB merges
 # on one thread).
 MERGE_ROWS = 122_880
 
@@ -135,11 +135,11 @@ def _hold(database: str) -> duckdb.DuckDBPyConnection:
 
 
 def _load_unmerged(options: dict, show_progress: bool) -> loader.LoadSummary:
-    """The load of a cycle that parses the project, in the child process: it holds the file
-    as the cycle's build does, so that its closing checkpoint leaves the merging to the cycle
-    (the loader reads its files on several threads, each leaving a part-filled row group
-    between full ones: merging them rewrote half of the raw table, 0.7 s of a 2.6 s load of
-    1M lines)."""
+    """The load of a cycle that parses the project, in the child process. It holds the file
+    as the cycle's build does, so that its closing checkpoint leaves merging to the cycle's
+    rule (see cycle()): the loader reads its files on several threads, each leaving a
+    part-filled row group between full ones, and merging them rewrote half of the raw table,
+    0.7 s of a 2.6 s load of 1M lines."""
     hold = _hold(options["database"])
     try:
         return _load(options, show_progress)
@@ -242,7 +242,8 @@ class Pipeline:
     """Load `source` into `database` and build the dbt project on it, once per `cycle()`.
 
     `dbt_options` are added to every dbt invocation (e.g. `--target-path`); `build_args` is the
-    dbt command of a cycle.
+    dbt command of a cycle. `more_cycles` says whether later cycles follow the first (a
+    schedule): only then may a first cycle leave merging row groups to them (see cycle()).
     """
 
     def __init__(
@@ -257,6 +258,7 @@ class Pipeline:
         build_args: Sequence[str] = BUILD_ARGS,
         later_select: Sequence[str] = LATER_SELECT,
         show_progress: bool = False,
+        more_cycles: bool = True,
     ) -> None:
         # Absolute: the loader of a first cycle runs in a child process, dbt reads the path
         # from the environment; both must mean the files the user named from where they are.
@@ -280,6 +282,7 @@ class Pipeline:
         # the staging view (seeds and their tests wait for a change to the project).
         self.later_select = list(later_select)
         self.show_progress = show_progress
+        self.more_cycles = more_cycles
         self.cycles = 0
         self._manifest = None
         self._signature: tuple | None = None
@@ -346,17 +349,18 @@ class Pipeline:
                     raise
                 load = _finish_child_load(child)
                 hold = self._hold_database()
-                # What earlier processes appended is not known here: a cycle that parses the
-                # project (the first of a process) merges, as DuckDB would, unless its own
-                # load fills row groups (a backfill). Such a load leaves a few part-filled row
-                # groups between full ones, and merging them would rewrite those (0.7 s of a
-                # 2.6 s load of 1M lines): the next merge takes them.
-                if load.lines < MERGE_ROWS:
-                    self._unmerged_lines = MERGE_ROWS
             else:
                 hold = self._hold_database()
                 load = _load(self._load_options(), self.show_progress)
+            if self.cycles > 1:
                 self._unmerged_lines += load.lines
+            elif load.lines < MERGE_ROWS or not self.more_cycles:
+                # What earlier processes appended is not known here: the first cycle merges, as
+                # DuckDB would, unless its own load fills row groups (a backfill) and later
+                # cycles follow. Such a load leaves a few part-filled row groups between full
+                # ones, and merging them rewrites those (0.7 s of a 2.6 s load of 1M lines):
+                # the schedule's next merge takes them.
+                self._unmerged_lines = MERGE_ROWS
             if self._unmerged_lines >= MERGE_ROWS:
                 # merge at this cycle's next checkpoint: an automatic one during the build
                 # (the log passing 16 MB) or the close's
@@ -460,6 +464,7 @@ def run(
         endpoint_url=endpoint_url,
         reload_changed=reload_changed,
         show_progress=True,
+        more_cycles=every is not None,
     )
     ok = False
     try:
