@@ -282,18 +282,24 @@ def test_no_raw_line_lost_fails_on_a_lost_line_and_on_a_line_landed_twice(tmp_pa
     assert project.dbt(*select, check=False).returncode == 0
 
 
-def test_later_cycles_merge_row_groups_only_once_their_lines_fill_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _day_of_logs(tmp_path: Path) -> tuple[Path, list[Path], DbtProject, Path, pipeline.Pipeline]:
+    """A day of demo logs (folder, objects), a copy of the project, an empty landing folder
+    and a pipeline from it to the project's database."""
     generated = tmp_path / "generated"
     demo_data.generate(generated, seed=9, days=1, lines=1_600)
-    objects = log_objects(generated)
-    parts = [objects[i::4] for i in range(4)]
     project = copy_project(tmp_path / "project")
     landing = tmp_path / "landing"
     run = pipeline.Pipeline(
         str(landing), str(project.database), project_dir=project.root, dbt_options=["--quiet"]
     )
+    return generated, log_objects(generated), project, landing, run
+
+
+def test_later_cycles_merge_row_groups_only_once_their_lines_fill_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generated, objects, project, landing, run = _day_of_logs(tmp_path)
+    parts = [objects[i::4] for i in range(4)]
     tables = (loader.RAW_TABLE, "main.int_s3_access_logs__parsed")
 
     def cycle_row_groups(part: list[Path], merges: bool = False) -> list[int]:
@@ -339,9 +345,7 @@ def test_a_first_cycle_that_fills_a_row_group_leaves_merging_to_later_cycles(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # a backfill: its few part-filled row groups wait for the later cycles' merge
-    generated = tmp_path / "generated"
-    demo_data.generate(generated, seed=9, days=1, lines=1_600)
-    objects = log_objects(generated)
+    generated, objects, project, landing, run = _day_of_logs(tmp_path)
     half, rest = len(objects) // 2, len(objects) * 3 // 4
     parts = [objects[:half], objects[half:rest], objects[rest:]]
     lines = []  # each part's lines, as the loader counts them
@@ -352,11 +356,6 @@ def test_a_first_cycle_that_fills_a_row_group_leaves_merging_to_later_cycles(
     # a row group: no more than the first part, more than the second, the last two together
     monkeypatch.setattr(pipeline, "MERGE_ROWS", min(lines[0], lines[1] + lines[2]))
     assert lines[1] < pipeline.MERGE_ROWS
-    project = copy_project(tmp_path / "project")
-    landing = tmp_path / "landing"
-    run = pipeline.Pipeline(
-        str(landing), str(project.database), project_dir=project.root, dbt_options=["--quiet"]
-    )
     merged = []
     for n, part in enumerate(parts):
         copy_objects(part, generated, landing)
