@@ -464,7 +464,7 @@ def run(
         endpoint_url=endpoint_url,
         reload_changed=reload_changed,
         show_progress=True,
-        more_cycles=every is not None,
+        more_cycles=every is not None and cycles != 1,
     )
     ok = False
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 from conftest import DbtProject, copy_objects, copy_project, log_objects, snapshot_public
 
 from bootstrap import demo_data, loader, pipeline
@@ -180,6 +181,41 @@ def test_help_and_wrong_options(tmp_path: Path) -> None:
     assert wrong.returncode == 2 and "--cycles needs --every" in wrong.stderr
     too_often = _s3logs("run", "--every", "0", cwd=tmp_path)
     assert too_often.returncode == 2 and "Traceback" not in too_often.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "more_cycles"),
+    [
+        ([], False),
+        (["--every", "1", "--cycles", "1"], False),
+        (["--every", "1", "--cycles", "2"], True),
+    ],
+)
+def test_only_a_schedule_leaves_a_backfills_merge_to_later_cycles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: list[str], more_cycles: bool
+) -> None:
+    made = []
+
+    class Cycle:
+        success = True
+
+        def describe(self) -> str:
+            return "cycle"
+
+    class Recorded:
+        cycles = 0
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            made.append(kwargs["more_cycles"])
+
+        def cycle(self) -> Cycle:
+            self.cycles += 1
+            return Cycle()
+
+    monkeypatch.setattr(pipeline, "Pipeline", Recorded)
+    ran = CliRunner().invoke(pipeline.run, [str(tmp_path), *options])
+    assert ran.exit_code == 0, ran.output
+    assert made == [more_cycles]
 
 
 def test_missing_source_stops_with_a_message(tmp_path: Path) -> None:
