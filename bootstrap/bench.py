@@ -753,7 +753,7 @@ from bootstrap.pipeline import Pipeline
 source, database = sys.argv[1], sys.argv[2]
 options, rounds = json.loads(sys.argv[3]), int(sys.argv[4])
 module.MERGE_ROWS = int(sys.argv[5])  # the bench's (tests lower it)
-pipeline = Pipeline(source, database, dbt_options=options)
+pipeline = Pipeline(source, database, dbt_options=options, more_cycles=True)
 if rounds < 0:
     pipeline._environment()
     pipeline._prepare()

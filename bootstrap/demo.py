@@ -73,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     database.parent.mkdir(parents=True, exist_ok=True)
     try:
-        demo = pipeline.Pipeline(str(logs), str(database), show_progress=True, more_cycles=False)
-        cycle = demo.cycle()
+        cycle = pipeline.Pipeline(str(logs), str(database), show_progress=True).cycle()
     except (loader.LoadError, pipeline.PipelineError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -122,11 +122,12 @@ def _load(options: dict, show_progress: bool) -> loader.LoadSummary:
 
 
 def _hold(database: str) -> duckdb.DuckDBPyConnection:
-    """Open the DuckDB file and keep this connection open around a cycle's load and build:
-    the loader and dbt then connect to this one DuckDB instance, which reads the file once
-    and checkpoints when its log passes 16 MB and when this connection, the last, is closed.
-    Row groups are not merged ("vacuum") unless the cycle lifts this global setting (see
-    MERGE_ROWS)."""
+    """Open the DuckDB file and keep this connection open around a cycle's load and build (a
+    later cycle's from before its load; a first cycle's from the end of its load, which its
+    child process did holding the file the same way). The loader and dbt then connect to this
+    one DuckDB instance, which reads the file once and checkpoints when its log passes 16 MB
+    and when this connection, the last, is closed. Row groups are not merged ("vacuum") unless
+    the cycle lifts this global setting (see MERGE_ROWS)."""
     from bootstrap import loader
 
     con = loader.open_database(database)
@@ -243,7 +244,8 @@ class Pipeline:
 
     `dbt_options` are added to every dbt invocation (e.g. `--target-path`); `build_args` is the
     dbt command of a cycle. `more_cycles` says whether later cycles follow the first (a
-    schedule): only then may a first cycle leave merging row groups to them (see cycle()).
+    schedule): only then may a first cycle leave merging row groups to them (see cycle());
+    without it, a first cycle merges as DuckDB would.
     """
 
     def __init__(
@@ -258,7 +260,7 @@ class Pipeline:
         build_args: Sequence[str] = BUILD_ARGS,
         later_select: Sequence[str] = LATER_SELECT,
         show_progress: bool = False,
-        more_cycles: bool = True,
+        more_cycles: bool = False,
     ) -> None:
         # Absolute: the loader of a first cycle runs in a child process, dbt reads the path
         # from the environment; both must mean the files the user named from where they are.
@@ -320,19 +322,13 @@ class Pipeline:
             "reload_changed": self.reload_changed,
         }
 
-    def _hold_database(self) -> duckdb.DuckDBPyConnection:
-        """This cycle's own connection to the DuckDB file, open from its load (a later
-        cycle's) or from the end of its load (a first cycle's, loaded by a child process that
-        held the file the same way) to the end of its build (see _hold)."""
-        return _hold(self.database)
-
     def cycle(self) -> CycleResult:
         """Load what is new, then build. Raises PipelineError (or loader.LoadError)."""
         self._environment()
         self.cycles += 1
         started = time.perf_counter()
         parse = self._manifest is None or project_signature(self.project_dir) != self._signature
-        hold = None  # the cycle's own connection to the DuckDB file (see _hold_database)
+        hold = None  # the cycle's own connection to the DuckDB file (see _hold)
         merge = False
         try:
             if parse:
@@ -348,9 +344,9 @@ class Pipeline:
                     child.communicate()  # a parse error waits for the load, which is not wasted
                     raise
                 load = _finish_child_load(child)
-                hold = self._hold_database()
+                hold = _hold(self.database)
             else:
-                hold = self._hold_database()
+                hold = _hold(self.database)
                 load = _load(self._load_options(), self.show_progress)
             if self.cycles > 1:
                 self._unmerged_lines += load.lines

@@ -326,7 +326,11 @@ def _day_of_logs(tmp_path: Path) -> tuple[Path, list[Path], DbtProject, Path, pi
     project = copy_project(tmp_path / "project")
     landing = tmp_path / "landing"
     run = pipeline.Pipeline(
-        str(landing), str(project.database), project_dir=project.root, dbt_options=["--quiet"]
+        str(landing),
+        str(project.database),
+        project_dir=project.root,
+        dbt_options=["--quiet"],
+        more_cycles=True,
     )
     return generated, log_objects(generated), project, landing, run
 
@@ -362,14 +366,14 @@ def test_later_cycles_merge_row_groups_only_once_their_lines_fill_one(
     # even when DuckDB checkpoints on its own after every commit (as it does once its log
     # passes 16 MB: then the close has nothing left to checkpoint)
     monkeypatch.setattr(pipeline, "MERGE_ROWS", 1)
-    hold = pipeline.Pipeline._hold_database
+    hold = pipeline._hold
 
-    def hold_checkpointing_often(self: pipeline.Pipeline) -> duckdb.DuckDBPyConnection:
-        con = hold(self)
+    def hold_checkpointing_often(database: str) -> duckdb.DuckDBPyConnection:
+        con = hold(database)
         con.execute("set wal_autocheckpoint = '1KB'")
         return con
 
-    monkeypatch.setattr(pipeline.Pipeline, "_hold_database", hold_checkpointing_often)
+    monkeypatch.setattr(pipeline, "_hold", hold_checkpointing_often)
     fourth = cycle_row_groups(parts[3], merges=True)
     assert all(n < m for n, m in zip(fourth, third, strict=True)), (third, fourth)
     with duckdb.connect(str(project.database), read_only=True) as con:
