@@ -318,6 +318,16 @@ def test_no_raw_line_lost_fails_on_a_lost_line_and_on_a_line_landed_twice(tmp_pa
     assert project.dbt(*select, check=False).returncode == 0
 
 
+def _pipeline(source: Path, project: DbtProject, more_cycles: bool) -> pipeline.Pipeline:
+    return pipeline.Pipeline(
+        str(source),
+        str(project.database),
+        project_dir=project.root,
+        dbt_options=["--quiet"],
+        more_cycles=more_cycles,
+    )
+
+
 def _day_of_logs(tmp_path: Path) -> tuple[Path, list[Path], DbtProject, Path, pipeline.Pipeline]:
     """A day of demo logs (folder, objects), a copy of the project, an empty landing folder
     and a pipeline from it to the project's database."""
@@ -325,13 +335,7 @@ def _day_of_logs(tmp_path: Path) -> tuple[Path, list[Path], DbtProject, Path, pi
     demo_data.generate(generated, seed=9, days=1, lines=1_600)
     project = copy_project(tmp_path / "project")
     landing = tmp_path / "landing"
-    run = pipeline.Pipeline(
-        str(landing),
-        str(project.database),
-        project_dir=project.root,
-        dbt_options=["--quiet"],
-        more_cycles=True,
-    )
+    run = _pipeline(landing, project, more_cycles=True)
     return generated, log_objects(generated), project, landing, run
 
 
@@ -435,14 +439,7 @@ def test_a_backfills_part_filled_row_groups_wait_for_the_schedules_next_merge(
     row_groups = {}
     for more_cycles in (True, False):
         project = copy_project(tmp_path / f"project-{more_cycles}")
-        run = pipeline.Pipeline(
-            str(source),
-            str(project.database),
-            project_dir=project.root,
-            dbt_options=["--quiet"],
-            more_cycles=more_cycles,
-        )
-        result = run.cycle()
+        result = _pipeline(source, project, more_cycles).cycle()
         assert result.success, result.failures
         assert result.merged is not more_cycles
         row_groups[more_cycles] = _raw_row_groups(project.database)
