@@ -51,6 +51,11 @@ LATER_SELECT = (
     "int_s3_access_logs__parsed",
     "resource_type:test,int_s3_access_logs__parsed+",
     "resource_type:test,stg_s3logs__raw_lines+",
+    # Tests that restate a parse-model test on a view keeping a subset of its rows, keys and
+    # load times (a key test, a not-null loaded_at): the parse model's passing means theirs do,
+    # so they run with the views, in a first cycle (a sixth of a later cycle's time).
+    "--exclude",
+    "tag:restates_parse_model_test",
     # results are printed; the JSON artifacts and debug log of every few minutes would cost a
     # fifth of such a cycle (target/ keeps those of the first cycle)
     "--no-write-json",
