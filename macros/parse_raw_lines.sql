@@ -28,9 +28,9 @@
 {% endmacro %}
 
 {#-
-  DuckDB: lines of the common, unambiguous shape (exactly six double quotes delimiting
-  request-URI, referer and user-agent; ASCII numbers; a plain timestamp; percent-escapes in
-  the key that decode to valid UTF-8) are split natively, in parallel, by the expressions
+  DuckDB: lines of the common, unambiguous shape (double quotes delimiting request-URI,
+  referer and user-agent, with quotes only inside the user-agent; ASCII numbers; a plain
+  timestamp; percent-escapes in the key that decode to valid UTF-8) are split natively, in parallel, by the expressions
   below, which mirror parser._parse_fast and parser.derive step by step. Every other line, and
   every line when var s3logs_native_parse is false, goes through the Python parser itself,
   registered as s3logs_parse() by bootstrap/duckdb_udf.py. A Python function per line would
@@ -41,7 +41,8 @@
     {%- set native = var('s3logs_native_parse', true) %}
     with
 
-    -- each line split at double quotes (q: 7 parts in the common shape)
+    -- each line split at double quotes (q: 7 parts in the common shape; more when the
+    -- user-agent holds quotes: it is then q[6] to the part before the last, joined by quotes)
     quotes_split as (
         select
             *,
@@ -54,9 +55,10 @@
     fields_split as (
         select
             *,
-            case when len(q) = 7 and q[5] = ' ' then string_split(q[1], ' ') end as h,
-            case when len(q) = 7 and q[5] = ' ' then string_split(q[3], ' ') end as m,
-            case when len(q) = 7 and q[5] = ' ' and q[7] <> '' then string_split(q[7], ' ') end as t
+            case when len(q) >= 7 and q[5] = ' ' then string_split(q[1], ' ') end as h,
+            case when len(q) >= 7 and q[5] = ' ' then string_split(q[3], ' ') end as m,
+            case when len(q) >= 7 and q[5] = ' ' and q[-1] <> '' then string_split(q[-1], ' ') end
+                as t
         from quotes_split
     ),
 
@@ -137,7 +139,9 @@
             try_cast(nullif(m[6], '-') as integer) as total_time_ms,
             try_cast(nullif(m[7], '-') as integer) as turnaround_time_ms,
             nullif(nullif(q[4], '-'), '') as referer,
-            nullif(nullif(q[6], '-'), '') as user_agent,
+            nullif(nullif(
+                case when len(q) = 7 then q[6] else array_to_string(q[6:-2], '"') end, '-'
+            ), '') as user_agent,
             nullif(nullif(t[2], '-'), '') as version_id,
             nullif(nullif(t[3], '-'), '') as host_id,
             nullif(nullif(t[4], '-'), '') as signature_version,

@@ -64,13 +64,25 @@ EDGE_LINES = [
     for i, key in enumerate(ESCAPED_KEYS)
 ]
 
+# Quotes inside the user-agent (native), with and without fields after it; glued text after its
+# last quote, and quotes inside the referer (Python).
+AGENT_ENDINGS = [
+    '"-" "u "v" w" - - -', '"r" "a"b"', '"" """', '"r" "s" "t" "u" - H', '"-" "a" b"x - -',
+    '"r"x" "u"', '"-" "" "" - - - - - - - - Yes', '"-" "a"b" - - - - - - - - Maybe',
+]  # fmt: skip
+QUOTED_AGENT_LINES = [
+    f'o b [06/Feb/2026:10:00:01 +0000] 1.2.3.4 - Q{i} REST.GET.OBJECT k "GET /b/k HTTP/1.1"'
+    f" 200 - 1 1 1 1 {ending}"
+    for i, ending in enumerate(AGENT_ENDINGS)
+]
+
 
 def _corpus(folder: Path) -> int:
     """Write the corpus as log objects the loader accepts; return the number of lines."""
     rng = random.Random(20261127)
     lines = [line for line, _ in synth.lines(rng, 6_000, dt.datetime(2026, 2, 1), ["b1", "b2"])]
     lines += [_mutate(rng, rng.choice(lines)) for _ in range(3_000)]
-    lines += EDGE_LINES
+    lines += EDGE_LINES + QUOTED_AGENT_LINES
     lines = [line.replace("\n", " ").replace("\r", " ") for line in lines]
     # The loader strips one trailing CR: a second one reaches the raw table (the parser's to strip)
     lines += [EDGE_LINES[0] + "\r", EDGE_LINES[0] + "\r\r"]

@@ -661,8 +661,17 @@ def test_non_text_input_is_rejected_not_raised(value):
 
 
 def test_fast_path_defers_on_a_line_it_does_not_handle():
-    """Sanity for the other test files: the fast path only takes the plain six-quote shape."""
-    line = with_fields(user_agent='"a "quoted" agent"')
+    """Sanity for the other test files: the fast path takes quotes inside the user-agent only."""
+    line = with_fields(referer='"a "quoted" page"')
     with contextlib.suppress(_Reject):  # a rejection also defers to the general path
         assert _parse_fast(line) is None
-    assert contract(line)["user_agent"] == 'a "quoted" agent'
+    assert contract(line)["referer"] == 'a "quoted" page'
+
+
+@pytest.mark.parametrize("agent", ['"a "quoted" agent"', '"""', '"" "', '"x" "y" "z"', '"a" b" c"'])
+def test_fast_path_takes_quotes_inside_the_user_agent_as_the_general_parser_does(agent):
+    line = with_fields(user_agent=agent)
+    fast = _parse_fast(line)
+    assert fast is not None
+    assert fast == _parse_general(line)
+    assert contract(line)["user_agent"] == (agent[1:-1] or None)
