@@ -78,7 +78,7 @@ _PROJECT_SUFFIXES = (".sql", ".yml", ".yaml", ".md", ".csv", ".py")
 # 0.3 s on average, over 16 cycles of 10,000 lines; 0.06 s without merging). Later cycles merge
 # only once the lines appended since the last merge fill a row group: most cycles skip it, and
 # a line is rewritten about once (with the part-filled row group a merge leaves, again at the
-# next merge). The merging cycle pays it all: 3-4 s at 10,000 lines a cycle (DuckDB merges
+# next merge). The merging cycle pays it all: 2.6-4 s at 10,000 lines a cycle (DuckDB merges
 # on one thread).
 MERGE_ROWS = 122_880
 
