@@ -140,6 +140,23 @@ def _hold(database: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _hold_for_build(database: str, load: loader.LoadSummary) -> duckdb.DuckDBPyConnection:
+    """_hold, after a child process's load: another program may have opened the file since,
+    and then it is the build, not the load, that has to be run again."""
+    from bootstrap import loader
+
+    try:
+        return _hold(database)
+    except loader.LoadError as exc:
+        raise PipelineError(
+            f"{load.objects} objects ({load.lines:,} lines) were loaded, but another process "
+            f"opened the DuckDB file {database} before the build could (a DuckDB shell, a "
+            "notebook, a dbt command?). Close it: the next run, or the schedule's next cycle, "
+            "builds on these lines and loads nothing twice. "
+            f"DuckDB says: {exc.__cause__ or exc}"
+        ) from exc
+
+
 def _load_unmerged(options: dict, show_progress: bool) -> loader.LoadSummary:
     """The load of a cycle that parses the project, in the child process. It holds the file
     as the cycle's build does, so that its closing checkpoint leaves merging to the cycle's
@@ -349,7 +366,7 @@ class Pipeline:
                     child.communicate()  # a parse error waits for the load, which is not wasted
                     raise
                 load = _finish_child_load(child)
-                hold = _hold(self.database)
+                hold = _hold_for_build(self.database, load)
             else:
                 hold = _hold(self.database)
                 load = _load(self._load_options(), self.show_progress)

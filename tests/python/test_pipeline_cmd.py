@@ -176,6 +176,51 @@ def test_relative_paths_mean_the_working_directory(
     assert parsed == cycle.load.lines
 
 
+def test_a_file_opened_between_the_load_and_the_build_is_reported_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # another process opens the DuckDB file after the first cycle's loader process closed it
+    project = copy_project(tmp_path / "project")
+    landing = tmp_path / "landing"
+    demo_data.generate(landing, seed=5, days=1, lines=400)
+    run = pipeline.Pipeline(
+        str(landing), str(project.database), project_dir=project.root, dbt_options=["--quiet"]
+    )
+    holder = []
+    finish = pipeline._finish_child_load
+
+    def finish_then_open(child: subprocess.Popen) -> loader.LoadSummary:
+        load = finish(child)
+        script = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print(1, flush=True)"
+        opened = subprocess.Popen(
+            [sys.executable, "-c", script + "; time.sleep(60)", str(project.database)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        holder.append(opened)
+        assert opened.stdout is not None and opened.stdout.readline() == "1\n"
+        return load
+
+    monkeypatch.setattr(pipeline, "_finish_child_load", finish_then_open)
+    try:
+        with pytest.raises(pipeline.PipelineError) as raised:
+            run.cycle()
+    finally:
+        for opened in holder:
+            opened.kill()
+            opened.wait()
+    message = str(raised.value)
+    assert "were loaded, but another process opened the DuckDB file" in message
+    assert "loads nothing twice" in message and "lock" in message.lower()
+    # closed, the next cycle loads nothing and builds everything on what was loaded
+    again = run.cycle()
+    assert again.success and again.load.lines == 0
+    assert "model.s3logs.s3_access_logs.v2" in again.nodes
+    (parsed,) = project.query("select count(*) from int_s3_access_logs__parsed")[0]
+    (raw,) = project.query(f"select count(*) from {loader.RAW_TABLE}")[0]
+    assert parsed == raw > 0
+
+
 def _s3logs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bootstrap.cli", *args],
