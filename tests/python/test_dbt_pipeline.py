@@ -19,6 +19,8 @@ MODEL_COLUMNS_SQL = """
     where table_name in ({names}) order by table_name, ordinal_position
 """
 PUBLIC = ("s3_access_logs_v1", "s3_access_logs_v2", "s3_access_logs_quarantine")
+# a test's configs that decide whether it fails
+CONFIG_THAT_DECIDES = ("severity", "where", "error_if", "warn_if", "fail_calc", "limit")
 
 
 @pytest.fixture(scope="module")
@@ -170,9 +172,11 @@ def test_tests_tagged_as_restating_a_parse_model_test_do(pipeline: dict) -> None
     parse_model = "model.s3logs.int_s3_access_logs__parsed"
 
     def what(node: dict) -> tuple:
+        """The test, its arguments and what makes it fail (not its tags)."""
         meta = node["test_metadata"]
         kwargs = {k: v for k, v in meta["kwargs"].items() if k != "model"}
-        return meta["name"], json.dumps(kwargs, sort_keys=True)
+        config = {k: node["config"].get(k) for k in CONFIG_THAT_DECIDES}
+        return meta["name"], json.dumps(kwargs, sort_keys=True), json.dumps(config)
 
     tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
     own = {what(n) for n in tests if n.get("attached_node") == parse_model}
@@ -182,14 +186,16 @@ def test_tests_tagged_as_restating_a_parse_model_test_do(pipeline: dict) -> None
         view = manifest["nodes"][test["attached_node"]]
         assert view["depends_on"]["nodes"] == [parse_model], test["name"]
         assert what(test) in own, test["name"]
-        # the view's rows are parse-model rows: same key, same load time
+        # the view's rows are parse-model rows, each once: same key, same load time
         (strays,) = project.query(
             f"select count(*) from {view['alias']} as v"
             " left join int_s3_access_logs__parsed as p using (file_name, file_row_number)"
             " where p.loaded_at is null or p.loaded_at <> v.loaded_at"
         )[0]
-        (rows,) = project.query(f"select count(*) from {view['alias']}")[0]
-        assert strays == 0 and rows > 0, test["name"]
+        rows, keys = project.query(
+            f"select count(*), count(distinct (file_name, file_row_number)) from {view['alias']}"
+        )[0]
+        assert strays == 0 and rows == keys > 0, test["name"]
 
 
 # The six example queries of the Snowflake quickstart (shared/reference), verbatim: v1 promises
