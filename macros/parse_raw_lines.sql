@@ -31,12 +31,12 @@
   DuckDB: lines of the common shape (a quoted request-URI and referer with no quote inside,
   then a quoted user-agent that ends at the line's last quote, as the parser's rules say;
   ASCII numbers; a plain timestamp; percent-escapes in the key that decode to valid UTF-8)
-  are split natively, in parallel, by the expressions
-  below, which mirror parser._parse_fast and parser.derive step by step. Every other line, and
-  every line when var s3logs_native_parse is false, goes through the Python parser itself,
-  registered as s3logs_parse() by bootstrap/duckdb_udf.py. A Python function per line would
-  hold the whole pipeline to one core; tests/python/test_dbt_conformance.py proves the two
-  paths give identical rows on the whole test corpus.
+  are split natively, in parallel, by the expressions below, which mirror parser._parse_fast
+  and parser.derive step by step. Every other line, and every line when var
+  s3logs_native_parse is false, goes through the Python parser itself, registered as
+  s3logs_parse() by bootstrap/duckdb_udf.py. A Python function per line would hold the whole
+  pipeline to one core; tests/python/test_dbt_conformance.py proves the two paths give
+  identical rows on the whole test corpus.
 -#}
 {% macro duckdb__parse_raw_lines(relation) %}
     {%- set native = var('s3logs_native_parse', true) %}
