@@ -92,6 +92,10 @@ class LoadError(Exception):
     """A failure the user can act on; the message says what to do."""
 
 
+class DatabaseInUseError(LoadError):
+    """The DuckDB file is locked by another process (DuckDB's error is the cause)."""
+
+
 class _ObjectError(Exception):
     """One object cannot be read (corrupt gzip, deleted since listing); the others can."""
 
@@ -462,7 +466,7 @@ def open_database(database: str) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(database)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise LoadError(
+            raise DatabaseInUseError(
                 f"the DuckDB file {database} is in use by another process (a dbt run, a DuckDB "
                 f"shell, a notebook?): let it finish or close it, then run the load again. "
                 f"DuckDB says: {exc}"

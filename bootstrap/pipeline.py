@@ -148,12 +148,10 @@ def _hold_for_build(database: str, load: loader.LoadSummary) -> duckdb.DuckDBPyC
 
     try:
         return _hold(database)
-    except loader.LoadError as exc:
-        loaded = f"{load.objects} objects ({load.lines:,} lines) were loaded, but"
-        if "lock" not in str(exc.__cause__).lower():
-            raise PipelineError(f"{loaded} the build could not open the file: {exc}") from exc
+    except loader.DatabaseInUseError as exc:
         raise PipelineError(
-            f"{loaded} another process opened the DuckDB file {database} before the build could "
+            f"{load.objects} objects ({load.lines:,} lines) were loaded, but another process "
+            f"opened the DuckDB file {database} before the build could "
             "(a DuckDB shell, a notebook, a dbt command?). Close it: the next run, or the "
             "schedule's next cycle, builds on these lines and loads nothing twice. "
             f"DuckDB says: {exc.__cause__}"
