@@ -27,7 +27,7 @@
 {%- set window_minutes = var('window_minutes', 60) | int %}
 {%- set min_denied = var('min_denied', 50) | int %}
 {%- set min_distinct_keys = var('min_distinct_keys', 25) | int %}
-{%- set epoch = "cast('1970-01-01' as timestamp)" %}
+{%- set epoch = "cast('1970-01-01' as " ~ s3logs_type_timestamp() ~ ")" %}
 
 with
 

@@ -25,7 +25,7 @@
 {%- set window_minutes = var('window_minutes', 15) | int %}
 {%- set min_deletes = var('min_deletes', 100) | int %}
 {%- set grid_offsets = [0, window_minutes // 2] | unique | list %}
-{%- set epoch = "cast('1970-01-01' as timestamp)" %}
+{%- set epoch = "cast('1970-01-01' as " ~ s3logs_type_timestamp() ~ ")" %}
 
 with
 

@@ -14,5 +14,5 @@
 {% endmacro %}
 
 {% macro s3logs_timestamp_literal(value) -%}
-    cast('{{ dbt.escape_single_quotes(value | string) }}' as timestamp)
+    cast('{{ dbt.escape_single_quotes(value | string) }}' as {{ s3logs_type_timestamp() }})
 {%- endmacro %}

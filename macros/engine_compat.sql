@@ -31,3 +31,45 @@
 {% macro duckdb__s3logs_not_materialized() %}
     {{ return('not materialized') }}
 {% endmacro %}
+
+{#-
+  s3logs_type_timestamp(): the type of every timestamp the project writes, which holds UTC
+  wall-clock time. On Snowflake that is TIMESTAMP_NTZ, named explicitly: a bare `timestamp`
+  means whatever the account's TIMESTAMP_TYPE_MAPPING says (TIMESTAMP_LTZ on some accounts),
+  and an LTZ value shows and compares in the session's time zone.
+  s3logs_sql_type(type): a column type of the parser's contract (macros/parser_udtf.sql) in
+  the engine's SQL.
+-#}
+{% macro s3logs_type_timestamp() %}
+    {{ return(adapter.dispatch('s3logs_type_timestamp', 's3logs')()) }}
+{% endmacro %}
+
+{% macro default__s3logs_type_timestamp() %}
+    {{ return('timestamp') }}
+{% endmacro %}
+
+{% macro snowflake__s3logs_type_timestamp() %}
+    {{ return('timestamp_ntz') }}
+{% endmacro %}
+
+{% macro s3logs_sql_type(type) %}
+    {{ return(s3logs_type_timestamp() if type == 'timestamp' else type) }}
+{% endmacro %}
+
+{#-
+  s3logs_utc(column): a raw table's load time as UTC wall-clock time. On Snowflake the pipe
+  fills loaded_at from METADATA$START_SCAN_TIME, a TIMESTAMP_LTZ (an instant): a plain cast to
+  TIMESTAMP_NTZ would write it in the session's time zone (America/Los_Angeles by default), so
+  it is converted to UTC first. DuckDB's loader writes UTC already.
+-#}
+{% macro s3logs_utc(column) %}
+    {{ return(adapter.dispatch('s3logs_utc', 's3logs')(column)) }}
+{% endmacro %}
+
+{% macro default__s3logs_utc(column) %}
+    {{ return('cast(' ~ column ~ ' as timestamp)') }}
+{% endmacro %}
+
+{% macro snowflake__s3logs_utc(column) %}
+    {{ return('cast(convert_timezone(\'UTC\', ' ~ column ~ ') as timestamp_ntz)') }}
+{% endmacro %}

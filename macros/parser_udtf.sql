@@ -46,15 +46,26 @@
     ]) }}
 {% endmacro %}
 
-{#- The fully qualified name of the Snowflake UDTF that runs the parser. -#}
+{#-
+  The fully qualified name of the Snowflake UDTF that runs the parser, in the target's database
+  and schema, written as dbt writes its own relations (api.Relation with the adapter's quoting:
+  unquoted on Snowflake). With SNOWFLAKE_DATABASE=security, the UDTF and the models both live
+  in SECURITY, the name Snowflake gives an unquoted identifier.
+-#}
 {% macro s3logs_parser_function() %}
-    {{ return(adapter.quote(target.database) ~ "." ~ adapter.quote(target.schema)
-        ~ ".s3logs_parse_access_log") }}
+    {{ return(api.Relation.create(
+        database=target.database,
+        schema=target.schema,
+        identifier="s3logs_parse_access_log",
+    ).render()) }}
 {% endmacro %}
 
 {#-
-  create_parser_udtf(): a pre-hook of the parse model. On Snowflake it (re)creates the Python
-  UDTF whose body is bootstrap/parser.py itself, read through the macro
+  create_parser_udtf(): an on-run-start hook (dbt_project.yml), so that it runs before every
+  node of every `dbt build`, `run` or `test`: dbt runs a model's unit tests before the model and
+  runs no hooks for them, so a model pre-hook would leave them calling a UDTF that does not
+  exist yet (a new schema) or the previous build's parser. On Snowflake it (re)creates the
+  Python UDTF whose body is bootstrap/parser.py itself, read through the macro
   s3logs_parser_source() (macros/s3logs_parser_source.sql is a symlink to that file). On DuckDB
   the same module is registered as a function by the dbt-duckdb plugin bootstrap.duckdb_udf, so
   there is nothing to create.
@@ -71,7 +82,7 @@
     create or replace function {{ s3logs_parser_function() }}(line varchar)
     returns table (
         {%- for name, type in s3logs_output_columns() %}
-        {{ name }} {{ "timestamp_ntz" if type == "timestamp" else type }}{{ "," if not loop.last }}
+        {{ name }} {{ s3logs_sql_type(type) }}{{ "," if not loop.last }}
         {%- endfor %}
     )
     language python
@@ -94,4 +105,31 @@ $$
 
 {% macro snowflake__s3logs_incremental_strategy() %}
     {{ return("merge") }}
+{% endmacro %}
+
+{#-
+  Snowflake's merge would otherwise read the whole parsed table to find the rows a run
+  replaces. A new row can only replace a row of its own key, and the rows a run parses were
+  loaded inside the window it reads (var s3logs_lookback_hours behind the newest parsed
+  row), as were the earlier rows of their keys: an object is loaded again, if ever, within
+  that window. So the merge's target side is limited to that window, which Snowflake prunes
+  by loaded_at (the table grows in load order). A line whose earlier copy was parsed before
+  the window (an object re-delivered under the same name, more than the lookback later) would
+  then be added beside it: the parse model's primary-key test reports that, and
+  `dbt build --full-refresh` repairs it. DuckDB's delete+insert reads keys only, and keeps no
+  such limit.
+-#}
+{% macro s3logs_incremental_predicates(relation) %}
+    {{ return(adapter.dispatch('s3logs_incremental_predicates', 's3logs')(relation)) }}
+{% endmacro %}
+
+{% macro default__s3logs_incremental_predicates(relation) %}
+    {{ return(none) }}
+{% endmacro %}
+
+{% macro snowflake__s3logs_incremental_predicates(relation) %}
+    {%- set window_start = dbt.dateadd('hour', -1 * var('s3logs_lookback_hours'), 'max(loaded_at)') %}
+    {{ return([
+        "DBT_INTERNAL_DEST.loaded_at >= (select " ~ window_start ~ " from " ~ relation ~ ")"
+    ]) }}
 {% endmacro %}

@@ -10,8 +10,8 @@
             raw,
             file_name,
             cast(file_row_number as bigint) as file_row_number,
-            cast(file_last_modified as timestamp) as file_last_modified,
-            cast(loaded_at as timestamp) as loaded_at
+            cast(file_last_modified as {{ s3logs_type_timestamp() }}) as file_last_modified,
+            {{ s3logs_utc('loaded_at') }} as loaded_at
         from {{ source('s3logs', 's3_access_logs_raw') }}
     )
 {% endmacro %}

@@ -21,7 +21,7 @@
     {%- set since = var('s3logs_tests_since', none) -%}
     {%- if since -%}
         {#- a row without loaded_at is new to every cycle: the not_null tests must see it -#}
-        ({{ column }} >= cast('{{ since }}' as timestamp) or {{ column }} is null)
+        ({{ column }} >= cast('{{ since }}' as {{ s3logs_type_timestamp() }}) or {{ column }} is null)
     {%- else -%}
         true
     {%- endif -%}

@@ -12,7 +12,7 @@
         materialized='incremental',
         unique_key=['file_name', 'file_row_number'],
         incremental_strategy=s3logs_incremental_strategy(),
-        pre_hook="{{ create_parser_udtf() }}",
+        incremental_predicates=s3logs_incremental_predicates(this),
     )
 }}
 
@@ -24,7 +24,7 @@ with
             {{ dbt.dateadd(
                 'hour',
                 -1 * var('s3logs_lookback_hours'),
-                "coalesce(max(loaded_at), cast('1970-01-01' as timestamp))"
+                "coalesce(max(loaded_at), cast('1970-01-01' as " ~ s3logs_type_timestamp() ~ "))"
             ) }} as loaded_from
         from {{ this }}
     ),

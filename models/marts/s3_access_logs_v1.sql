@@ -6,39 +6,10 @@ with
 
 parsed as (
     select * from {{ ref('int_s3_access_logs__parsed') }}
-    where parse_error is null
 ),
 
 final as (
-    select
-        bucket_owner as bucketowner,
-        bucket as bucket_name,
-        {{ s3logs_format_log_time('requested_at') }} as requestdatetime,
-        remote_ip as remoteip,
-        requester,
-        request_id as requestid,
-        operation,
-        key,
-        request_uri,
-        cast(http_status as varchar) as httpstatus,
-        error_code as errorcode,
-        bytes_sent as bytessent,
-        object_size as objectsize,
-        cast(total_time_ms as varchar) as totaltime,
-        cast(turnaround_time_ms as varchar) as turnaroundtime,
-        referer as referrer,
-        user_agent as useragent,
-        version_id as versionid,
-        host_id as hostid,
-        signature_version as sigv,
-        cipher_suite as ciphersuite,
-        auth_type as authtype,
-        host_header as endpoint,
-        tls_version as tlsversion,
-        file_name,
-        file_row_number,
-        loaded_at
-    from parsed
+    {{ s3logs_quickstart_columns('parsed') }}
 )
 
 select * from final

@@ -59,7 +59,12 @@ def copy_project(destination: Path) -> DbtProject:
     return DbtProject(root=destination, database=destination / "s3logs.duckdb")
 
 
-PUBLIC_MODELS = ("s3_access_logs_v2", "s3_access_logs_v1", "s3_access_logs_quarantine")
+PUBLIC_MODELS = (
+    "s3_access_logs_v2",
+    "s3_access_logs_v1",
+    "s3_access_logs",
+    "s3_access_logs_quarantine",
+)
 
 
 def snapshot_public(project: DbtProject) -> dict[str, list[tuple]]:
