@@ -109,15 +109,14 @@ $$
 
 {#-
   Snowflake's merge would otherwise read the whole parsed table to find the rows a run
-  replaces. A new row can only replace a row of its own key, and the rows a run parses were
-  loaded inside the window it reads (var s3logs_lookback_hours behind the newest parsed
-  row), as were the earlier rows of their keys: an object is loaded again, if ever, within
-  that window. So the merge's target side is limited to that window, which Snowflake prunes
-  by loaded_at (the table grows in load order). A line whose earlier copy was parsed before
-  the window (an object re-delivered under the same name, more than the lookback later) would
-  then be added beside it: the parse model's primary-key test reports that, and
-  `dbt build --full-refresh` repairs it. DuckDB's delete+insert reads keys only, and keeps no
-  such limit.
+  replaces. A row is replaced only by a later load of the same line (same object name and
+  row), and the pipe loads an object name once: a later copy arrives, if ever, with a
+  re-delivery or a reload, which the window (var s3logs_lookback_hours behind the newest parsed
+  row, as the parse model reads) covers for some hours. So the merge's target side is limited
+  to that window, which Snowflake prunes by loaded_at (the table grows in load order). A line
+  whose earlier copy was parsed before the window would be added beside it instead: the parse
+  model's primary-key test fails on it, and `dbt build --full-refresh` repairs it. DuckDB's
+  delete+insert reads the keys only, and has no such limit.
 -#}
 {% macro s3logs_incremental_predicates(relation) %}
     {{ return(adapter.dispatch('s3logs_incremental_predicates', 's3logs')(relation)) }}

@@ -120,8 +120,9 @@ def test_udtf_lives_where_the_models_do_with_lower_and_mixed_case_names(
 ) -> None:
     # Snowflake resolves an unquoted identifier to upper case and keeps a quoted one as
     # written; dbt writes its relations unquoted. https://docs.snowflake.com/en/sql-reference/identifiers-syntax
-    # ("Unquoted object identifiers ... are stored and resolved as uppercase characters";
-    # "Double-quoted identifiers ... are case-sensitive").
+    # (unquoted object identifiers "Are stored and resolved as uppercase characters (e.g. id is
+    # stored and resolved as ID)"; with double quotes "The case of the identifier is preserved
+    # when storing and resolving the identifier").
     out = project.dbt(
         "compile", "--target", "snowflake_fake", "--inline", "{{ create_parser_udtf() }}"
     ).stdout
@@ -151,13 +152,16 @@ def _compiled_models(project: DbtProject) -> dict[str, str]:
 
 def test_every_timestamp_is_timestamp_ntz_in_utc_on_snowflake(project: DbtProject) -> None:
     # A bare TIMESTAMP is whatever the account's TIMESTAMP_TYPE_MAPPING says, TIMESTAMP_LTZ on
-    # some accounts: https://docs.snowflake.com/en/sql-reference/parameters#timestamp-type-mapping
-    # ("Specifies the TIMESTAMP_* variation that the TIMESTAMP data type alias maps to").
+    # some accounts: https://docs.snowflake.com/sql-reference/data-types-datetime ("TIMESTAMP
+    # in Snowflake is a user-specified alias associated with one of the TIMESTAMP_*
+    # variations"), and an LTZ value's "operations are performed in the current session's
+    # time zone controlled by the TIMEZONE session parameter".
     # The pipe fills loaded_at from METADATA$START_SCAN_TIME, a TIMESTAMP_LTZ; casting an LTZ
     # value to NTZ keeps its wall-clock time in the session's time zone, so it is converted
     # to UTC first: https://docs.snowflake.com/en/sql-reference/functions/convert_timezone
-    # (the two-argument form converts to the target time zone "from the current session's
-    # time zone" for NTZ input and from the value's own offset for LTZ and TZ input).
+    # (two-argument form: "If the value is of type TIMESTAMP_TZ, the time zone is taken from
+    # its value. Otherwise, the current session time zone is used", which for an LTZ value,
+    # an instant shown in the session's zone, gives that instant's UTC time).
     compiled = _compiled_models(project)
     for name, sql in compiled.items():
         for statement in sqlglot.parse(sql, read="snowflake"):
