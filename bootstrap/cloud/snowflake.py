@@ -600,6 +600,15 @@ class SnowflakeSide:
         """Queue the staged files of the last 7 days the pipe has not loaded; returns how many."""
         return len(self.run(plan.refresh_pipe_sql(self.sf, modified_after)))
 
+    # --- backfill --------------------------------------------------------------------------
+
+    def loaded_file_names(self) -> set[str]:
+        return {str(r["file_name"]) for r in self.run(plan.loaded_file_names_sql(self.sf))}
+
+    def copy_files(self, names: list[str]) -> list[dict[str, Any]]:
+        """COPY the named stage-relative files with the pipe's SELECT; one row per file."""
+        return self.run(plan.copy_files_sql(self.sf, names))
+
     # --- destroy ---------------------------------------------------------------------------
 
     def drop_if_ours(self, kind: str, row: dict[str, Any] | None, sql: str) -> str:

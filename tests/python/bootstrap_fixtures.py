@@ -334,8 +334,8 @@ class RecordingSnowflake:
             (r"ALTER SESSION SET TIMEZONE = " + _LIT + "$", self._set_session_timezone),
             (r"SHOW PARAMETERS LIKE 'TIMEZONE' IN ACCOUNT$", self._show_timezone),
             (
-                rf"COPY INTO {_QUALIFIED} \(.*\) FROM \(SELECT .* FROM @{_QUALIFIED} \) "
-                r"FILES = \((.*)\) FILE_FORMAT = \(FORMAT_NAME = " + _LIT + r"\) "
+                rf"COPY INTO {_QUALIFIED} \(.*\) FROM \( SELECT .* FROM @{_QUALIFIED} \) "
+                r"FILES = \( (.*) \) FILE_FORMAT = \(FORMAT_NAME = " + _LIT + r"\) "
                 r"ON_ERROR = SKIP_FILE$",
                 self._copy,
             ),
