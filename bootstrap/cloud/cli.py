@@ -141,8 +141,10 @@ def apply_command(ctx: click.Context, config_path: str) -> None:
     Idempotent: each step reads the current state first and changes only what differs, so a
     second run changes nothing and a run after a failure resumes. Refuses, before changing
     anything, to overwrite another bucket-logging target or a conflicting bucket notification.
-    Existing bucket notifications and bucket-policy statements are kept. Migrates a quickstart
-    deployment (staging table, pipe, task) without losing loaded rows.
+    Existing bucket notifications and bucket-policy statements are kept. Adopts a quickstart
+    deployment (staging table, pipe, task) without losing loaded rows, and keeps its tables
+    aside. Every run queues the files of the last 7 days the pipe has not loaded; older files
+    are loaded by `backfill`.
     """
     config = _load(config_path)
     aws, sf = _sides(ctx, config)

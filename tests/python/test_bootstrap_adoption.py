@@ -6,12 +6,14 @@ changes nothing."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from bootstrap_fixtures import Deployment, RecordingSnowflake, base_config, make_config
 
 from bootstrap.cloud import plan
+from bootstrap.cloud.config import load_config
 from bootstrap.cloud.names import ValidationError
 from bootstrap.cloud.snowflake import SnowflakeSetupError
 
@@ -272,3 +274,17 @@ def test_configured_parsed_table_name_is_the_one_renamed(
 
     types = dep.sf.table_types(["S3_ACCESS_LOGS", "PARSED_LOGS", "PARSED_LOGS_QUICKSTART_ARCHIVE"])
     assert types == {"S3_ACCESS_LOGS": "BASE TABLE", "PARSED_LOGS_QUICKSTART_ARCHIVE": "BASE TABLE"}
+
+
+def test_example_config_documents_the_quickstart_keys(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "bootstrap.example.toml"
+    text = example.read_text()
+    assert "\n# timezone = " in text
+    uncommented = tmp_path / "bootstrap.toml"
+    uncommented.write_text(text.replace("\n# timezone = ", "\ntimezone = "))
+
+    quickstart = load_config(uncommented).snowflake.quickstart
+
+    assert quickstart.parsed_table == "S3_ACCESS_LOGS"
+    assert quickstart.timezone == "America/Los_Angeles"
+    assert load_config(example).snowflake.quickstart.timezone is None
