@@ -324,6 +324,13 @@ class SnowflakeSide:
         if row is None:
             self.run(plan.create_stage_sql(self.config))
             return "created"
+        self._check_stage(row)
+        own, ours = self.stage_file_format(), self.sf.qualified(self.sf.file_format)
+        if own.replace('"', "") == f"file format {ours}".replace('"', ""):
+            return "unchanged"  # the stage apply created, with apply's file format
+        return f"unchanged (its own {own} is not used: the pipe names {ours})"
+
+    def _check_stage(self, row: dict[str, Any]) -> None:
         url, integration = row.get("url", ""), row.get("storage_integration", "")
         if url.rstrip("/") != self.config.aws.stage_url.rstrip("/") or (
             integration and integration != self.sf.integration
@@ -333,10 +340,6 @@ class SnowflakeSide:
                 f"{integration or 'no integration'}; apply will not repoint a stage other pipes "
                 "may use. Set snowflake.stage to a new name, or drop that stage."
             )
-        return (
-            f"unchanged (its own {self.stage_file_format()} is not used: the pipe names "
-            f"{self.sf.qualified(self.sf.file_format)})"
-        )
 
     def first_stage_access(
         self,
@@ -539,6 +542,9 @@ class SnowflakeSide:
 
     def check_reusable_objects(self) -> None:
         """Refuse, before any change, to keep objects that would load lines differently."""
+        stage = self.stage()
+        if stage is not None:
+            self._check_stage(stage)
         pipe = self.pipe()
         if pipe is not None:
             self._check_pipe_definition(str(pipe.get("definition") or ""))

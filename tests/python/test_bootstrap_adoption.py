@@ -134,7 +134,7 @@ def test_an_account_time_zone_that_is_not_an_iana_name_is_refused_before_any_cha
 
 @pytest.mark.parametrize("zone", ["Not a zone", "Europe/", "../etc/passwd", "+08:00", ""])
 def test_configured_time_zone_must_look_like_an_iana_name(zone: str) -> None:
-    with pytest.raises(ValidationError, match=r"snowflake\.quickstart\.timezone"):
+    with pytest.raises(ValidationError, match=r"quickstart\.timezone: .*(IANA|empty)"):
         make_config(base_config(snowflake={"quickstart": {"timezone": zone}}))
 
 

@@ -279,3 +279,18 @@ def test_plan_shows_every_statement_apply_and_backfill_send() -> None:
     assert plan.show_account_timezone_sql() not in text  # the configured time zone is used
     unset = make_config(base_config())
     assert plan.show_account_timezone_sql() in plan.render_plan(unset, plan.build_plan(unset))
+
+
+def test_a_stage_reading_another_location_is_refused_before_any_change(
+    deployment: Deployment,
+) -> None:
+    sf = deployment.config.snowflake
+    deployment.double.add_stage(
+        sf.database, sf.schema, sf.stage, "s3://someone-else/logs/", sf.integration
+    )
+
+    with pytest.raises(SnowflakeSetupError, match="apply will not repoint a stage"):
+        deployment.apply()
+
+    assert _writes(deployment.connection.statements) == []
+    assert "LoggingEnabled" not in deployment.clients["s3"].get_bucket_logging(Bucket="corp-data")
