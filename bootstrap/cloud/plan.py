@@ -26,7 +26,7 @@ IAM_USER_ARN_PLACEHOLDER = "<STORAGE_AWS_IAM_USER_ARN from DESC INTEGRATION>"
 EXTERNAL_ID_PLACEHOLDER = "<STORAGE_AWS_EXTERNAL_ID from DESC INTEGRATION>"
 QUEUE_ARN_PLACEHOLDER = "<notification_channel of the pipe from SHOW PIPES>"
 MODIFIED_AFTER_PLACEHOLDER = "<latest loaded_at of the rows loaded before the pipe existed>"
-TIMEZONE_PLACEHOLDER = "<[snowflake.quickstart] timezone, or the account's TIMEZONE parameter>"
+TIMEZONE_PLACEHOLDER = "<[snowflake.quickstart] timezone, else the account TIMEZONE parameter>"
 FILES_PLACEHOLDER = "<up to 1000 stage-relative file names per COPY>"
 PIPE_CREATED_ON_PLACEHOLDER = "<created_on of the pipe from SHOW PIPES>"
 
@@ -497,7 +497,7 @@ def build_plan(config: BootstrapConfig) -> list[Action]:
             "Run this session in UTC (every NTZ <-> LTZ conversion bootstrap makes is then UTC)",
             session_timezone_sql(),
             "sql",
-            "every command, right after connecting",
+            "a command connects to Snowflake (first thing, every command)",
         ),
         *_existing_object_checks(sf),
     ]
@@ -620,6 +620,7 @@ def build_plan(config: BootstrapConfig) -> list[Action]:
 
 def _existing_object_checks(sf: SnowflakeConfig) -> list[Action]:
     """What apply reads, before its first change, to refuse instead of changing half-way."""
+    qs = sf.quickstart
     return [
         Action(
             "snowflake",
@@ -635,12 +636,33 @@ def _existing_object_checks(sf: SnowflakeConfig) -> list[Action]:
             "sql",
             "the file format exists",
         ),
+        Action(
+            "snowflake",
+            "Find the quickstart's parsed table and any archive an earlier apply made",
+            table_types_sql(sf, [qs.parsed_table, qs.staging_archive, qs.parsed_archive]),
+            "sql",
+        ),
+        Action(
+            "snowflake",
+            "Beside the quickstart table, the raw table may only hold its adopted rows (an "
+            "interrupted adoption, resumed); otherwise stop",
+            f"{count_rows_sql(sf, qs.staging_table)};\n{raw_rows_sql(sf)}",
+            "sql",
+            "both the quickstart table and the raw table exist",
+        ),
     ]
 
 
 def _backfill_actions(sf: SnowflakeConfig) -> list[Action]:
     when = "you run `s3logs bootstrap backfill` (files older than the 7-day refresh window)"
     return [
+        Action(
+            "snowflake",
+            "Check the pipe has no pending files (one it is loading is not in the raw table yet)",
+            pipe_status_sql(sf, sf.pipe),
+            "sql",
+            when,
+        ),
         Action("snowflake", "List the log files in the stage", list_stage_sql(sf), "sql", when),
         Action(
             "snowflake",

@@ -272,6 +272,10 @@ def test_plan_shows_every_statement_apply_and_backfill_send() -> None:
         plan.rename_table_sql(sf, sf.quickstart.parsed_table, sf.quickstart.parsed_archive),
         plan.earlier_rows_sql(sf, plan.PIPE_CREATED_ON_PLACEHOLDER),
         plan.refresh_pipe_sql(sf),
+        plan.table_types_sql(sf, [sf.quickstart.parsed_table]).split(" IN (")[0],
+        plan.raw_rows_sql(sf),
+        plan.count_rows_sql(sf, sf.quickstart.staging_table),
+        plan.pipe_status_sql(sf, sf.pipe),
         plan.loaded_file_names_sql(sf),
         plan.copy_files_sql(sf, plan.FILES_PLACEHOLDER),
     ):
