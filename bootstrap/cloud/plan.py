@@ -413,6 +413,8 @@ def adopt_quickstart_sql(sf: SnowflakeConfig, timezone: str) -> str:
     One statement, so the table appears with all its rows or not at all. Each row gets a key no
     file can have (file_name under ADOPTED_PREFIX, a row number in load order); its TIMESTAMP, the
     quickstart pipe's CURRENT_TIMESTAMP() as wall-clock time in `timezone`, becomes UTC.
+    CONVERT_TIMEZONE gives a TIMESTAMP_NTZ; storing it into the TIMESTAMP_LTZ loaded_at reads it
+    in the session's time zone, which connect_from_env has set to UTC.
     """
     columns = ",\n".join(f"  {name.lower()} {sql_type}" for name, sql_type in RAW_COLUMNS)
     utc = f"CONVERT_TIMEZONE({quote_literal(timezone)}, 'UTC', \"TIMESTAMP\")"
