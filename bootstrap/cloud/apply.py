@@ -46,6 +46,7 @@ def apply(
     aws.preflight()
     quickstart = sf.find_quickstart()
     sf.check_migration_possible(quickstart)
+    sf.check_reusable_objects()
 
     if config.aws.source_buckets:
         step(
@@ -74,31 +75,39 @@ def apply(
     step("snowflake", "stage access", f"ok, {files} file(s) visible")
 
     if quickstart.found:
-        report("quickstart deployment found; migrating it to the raw landing contract")
+        report("quickstart deployment found; adopting it into the raw landing contract")
         sf.migrate_quickstart(quickstart, report, sleep=sleep)
-        step("snowflake", "quickstart migration", "done")
+        step("snowflake", "quickstart adoption", "done")
 
     step("snowflake", "raw landing table", sf.ensure_table())
-    pipe_outcome = sf.ensure_pipe()
-    step("snowflake", "auto-ingest pipe", pipe_outcome)
+    step("snowflake", "auto-ingest pipe", sf.ensure_pipe())
     if quickstart.pipe:
         step("snowflake", "quickstart pipe (replaced)", sf.drop_quickstart_pipe())
 
     queue_arn = sf.queue_arn()
     step("aws", f"log bucket notification to {queue_arn}", aws.ensure_notification(queue_arn))
 
-    if pipe_outcome == "created":
-        high_water = sf.migrated_high_water()
-        sf.refresh_pipe(high_water)
-        step(
-            "snowflake",
-            "pipe refresh for files already in the bucket",
-            f"done (files modified after {high_water}, which the quickstart pipe never loaded)"
+    # Every run, not only the one that created the pipe: a run that failed after creating it
+    # must still queue what is already in the bucket. The pipe's load history makes the refresh
+    # skip files it loaded; rows it cannot know of (adopted from the quickstart, or loaded by a
+    # pipe since replaced) set MODIFIED_AFTER, since a file is modified before it is loaded.
+    earlier, high_water = sf.earlier_rows()
+    sent = sf.refresh_pipe(high_water)
+    step(
+        "snowflake",
+        "pipe refresh for files of the last 7 days already in the bucket",
+        f"sent {sent} file(s) to the pipe (files it already loaded are skipped)"
+        + (
+            f"; only files modified after {high_water}, the latest of the {earlier} row(s) "
+            "loaded before the pipe existed"
             if high_water
-            else "done",
-        )
-    else:
-        step("snowflake", "pipe refresh", "skipped: the pipe existed, it already saw those files")
+            else ""
+        ),
+    )
+    report(
+        "  files modified more than 7 days ago are not refreshed; load them with "
+        "`s3logs bootstrap backfill`"
+    )
 
     changed = sum(r.changed for r in results)
     report(f"apply finished: {changed} change(s), {len(results) - changed} step(s) unchanged")

@@ -6,6 +6,7 @@ import functools
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import click
@@ -14,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bootstrap.cloud import plan as plan_module
 from bootstrap.cloud.apply import apply as run_apply
 from bootstrap.cloud.aws import AwsError, AwsSide, make_session
+from bootstrap.cloud.backfill import REFRESH_WINDOW, run_backfill
 from bootstrap.cloud.config import BootstrapConfig, load_config
 from bootstrap.cloud.destroy import destroy as run_destroy
 from bootstrap.cloud.names import ValidationError
@@ -109,8 +111,9 @@ def bootstrap() -> None:
     apply    make it so: idempotent, ordered, safe to re-run after a failure
     verify   check each piece exists and is wired to the next; pass/fail with fixes
     destroy  remove what apply created, and only that
+    backfill load log files older than the pipe's 7-day refresh window
 
-    A deployment made by hand with the Snowflake quickstart is detected and migrated by apply.
+    A deployment made by hand with the Snowflake quickstart is detected and adopted by apply.
     """
 
 
@@ -138,8 +141,10 @@ def apply_command(ctx: click.Context, config_path: str) -> None:
     Idempotent: each step reads the current state first and changes only what differs, so a
     second run changes nothing and a run after a failure resumes. Refuses, before changing
     anything, to overwrite another bucket-logging target or a conflicting bucket notification.
-    Existing bucket notifications and bucket-policy statements are kept. Migrates a quickstart
-    deployment (staging table, pipe, task) without losing loaded rows.
+    Existing bucket notifications and bucket-policy statements are kept. Adopts a quickstart
+    deployment (staging table, pipe, task) without losing loaded rows, and keeps its tables
+    aside. Every run queues the files of the last 7 days the pipe has not loaded; older files
+    are loaded by `backfill`.
     """
     config = _load(config_path)
     aws, sf = _sides(ctx, config)
@@ -200,3 +205,51 @@ def destroy_command(ctx: click.Context, config_path: str, yes: bool) -> None:
         )
     aws, sf = _sides(ctx, config)
     run_destroy(aws, sf, click.echo)
+
+
+def _snowflake_side(ctx: click.Context, config: BootstrapConfig) -> SnowflakeSide:
+    # backfill needs no AWS credentials: Snowflake reads the bucket through the integration.
+    obj = ctx.obj or {}
+    return SnowflakeSide(config, obj.get("snowflake_connection") or connect_from_env())
+
+
+@bootstrap.command("backfill", epilog=CREDENTIALS_HELP)
+@_config_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List the files a backfill would load, batch by batch, and load nothing.",
+)
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=REFRESH_WINDOW.days),
+    default=REFRESH_WINDOW.days,
+    show_default=True,
+    help="Load only files last modified more than this many days ago; newer ones are the "
+    "pipe's (its refresh reaches back 7 days).",
+)
+@click.pass_context
+@_friendly_errors
+def backfill_command(
+    ctx: click.Context, config_path: str, dry_run: bool, older_than_days: int
+) -> None:
+    """Load the log files older than the pipe's refresh window, which the pipe never loads.
+
+    ALTER PIPE ... REFRESH (run by apply) queues only files staged within the last 7 days.
+    backfill LISTs the stage and loads the older files with the pipe's own COPY, naming them in
+    batches of at most 1000 (COPY's limit), reporting each batch. It cannot load a file twice:
+    files whose names are already in the raw table are left out, files newer than the cut-off
+    are left to the pipe, files modified before the rows adopted from the quickstart are left
+    out (the quickstart loaded them), and it refuses while the pipe has files pending.
+    Run `s3logs bootstrap apply` first.
+    """
+    config = _load(config_path)
+    sf = _snowflake_side(ctx, config)
+    now = (ctx.obj or {}).get("now")
+    run_backfill(
+        sf,
+        click.echo,
+        dry_run=dry_run,
+        now=now,
+        older_than=timedelta(days=older_than_days),
+    )

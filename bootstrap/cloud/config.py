@@ -62,6 +62,18 @@ class QuickstartNames:
     pipe: str
     stream: str
     task: str
+    parsed_table: str = "S3_ACCESS_LOGS"
+    # The time zone the quickstart pipe's CURRENT_TIMESTAMP() was cast to NTZ in; None: use the
+    # account's TIMEZONE parameter (read by apply).
+    timezone: str | None = None
+
+    @property
+    def staging_archive(self) -> str:
+        return self.staging_table + "_QUICKSTART_ARCHIVE"
+
+    @property
+    def parsed_archive(self) -> str:
+        return self.parsed_table + "_QUICKSTART_ARCHIVE"
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,7 @@ _QUICKSTART_DEFAULTS = {
     "pipe": "s3_access_logs_pipe",
     "stream": "s3_access_logs_stream",
     "task": "s3_access_logs_transformation",
+    "parsed_table": "s3_access_logs",
 }
 
 
@@ -149,7 +162,10 @@ def parse_config(data: dict[str, Any]) -> BootstrapConfig:
     quickstart = sf.get("quickstart", {})
     if not isinstance(quickstart, dict):
         raise ValidationError("snowflake.quickstart: expected a table")
-    _no_unknown_keys(quickstart, set(_QUICKSTART_DEFAULTS), "snowflake.quickstart.")
+    _no_unknown_keys(quickstart, {*_QUICKSTART_DEFAULTS, "timezone"}, "snowflake.quickstart.")
+    timezone = quickstart.get("timezone")
+    if timezone is not None:
+        timezone = names.iana_timezone(timezone, "snowflake.quickstart.timezone")
 
     sources = aws.get("source_buckets", [])
     if not isinstance(sources, list):
@@ -197,14 +213,38 @@ def parse_config(data: dict[str, Any]) -> BootstrapConfig:
             **{
                 k: ident(quickstart, k, d, "snowflake.quickstart.")
                 for k, d in _QUICKSTART_DEFAULTS.items()
-            }
+            },
+            timezone=timezone,
         ),
     )
     if sf_config.pipe == sf_config.quickstart.pipe:
         raise ValidationError(
             "snowflake.pipe: must differ from snowflake.quickstart.pipe, which apply replaces"
         )
+    _adoption_names_differ(sf_config)
     return BootstrapConfig(aws=aws_config, snowflake=sf_config)
+
+
+def _adoption_names_differ(sf: SnowflakeConfig) -> None:
+    """Adoption copies the quickstart's table into raw_table and renames its tables aside."""
+    qs = sf.quickstart
+    taken = {
+        qs.staging_table: "snowflake.quickstart.staging_table",
+        qs.parsed_table: "snowflake.quickstart.parsed_table",
+        qs.staging_archive: "the quickstart staging table's archive name",
+        qs.parsed_archive: "the quickstart parsed table's archive name",
+    }
+    if sf.raw_table in taken:
+        raise ValidationError(
+            f"snowflake.raw_table: must differ from {taken[sf.raw_table]} ({sf.raw_table}); "
+            "apply copies the quickstart's rows into a new raw table and keeps its tables aside"
+        )
+    for name in (qs.staging_archive, qs.parsed_archive):
+        if len(name) > 255:
+            raise ValidationError(
+                f"snowflake.quickstart: {name[:40]}... is longer than 255 characters; "
+                "apply renames the quickstart's tables to <name>_QUICKSTART_ARCHIVE"
+            )
 
 
 def _table(data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -33,6 +33,10 @@ _SQS_ARN = re.compile(
     r"^arn:aws(-cn|-us-gov)?:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?\Z", re.ASCII
 )
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
+# An IANA time zone name such as UTC, Europe/London or America/Argentina/Buenos_Aires.
+_IANA_TIMEZONE = re.compile(
+    r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9][A-Za-z0-9_+-]*){0,2}\Z", re.ASCII
+)
 _UNQUOTED_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*\Z", re.ASCII)
 
 
@@ -114,6 +118,16 @@ def sqs_queue_arn(value: object, field: str) -> str:
 
 def external_id(value: object, field: str) -> str:
     return _matching(_EXTERNAL_ID, value, field, "is not a valid IAM external id")
+
+
+def iana_timezone(value: object, field: str) -> str:
+    """Return `value` if it looks like an IANA time zone name (what Snowflake's TIMEZONE takes)."""
+    text = _require_str(value, field)
+    if len(text) > 64 or not _IANA_TIMEZONE.match(text):
+        raise ValidationError(
+            f"{field}: {text!r} is not an IANA time zone name like 'UTC' or 'America/Los_Angeles'"
+        )
+    return text
 
 
 def snowflake_identifier(value: object, field: str) -> str:

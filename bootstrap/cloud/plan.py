@@ -25,7 +25,14 @@ from bootstrap.cloud.names import quote_ident, quote_literal
 IAM_USER_ARN_PLACEHOLDER = "<STORAGE_AWS_IAM_USER_ARN from DESC INTEGRATION>"
 EXTERNAL_ID_PLACEHOLDER = "<STORAGE_AWS_EXTERNAL_ID from DESC INTEGRATION>"
 QUEUE_ARN_PLACEHOLDER = "<notification_channel of the pipe from SHOW PIPES>"
-MODIFIED_AFTER_PLACEHOLDER = "<latest loaded_at of the rows the quickstart pipe loaded>"
+MODIFIED_AFTER_PLACEHOLDER = "<latest loaded_at of the rows loaded before the pipe existed>"
+TIMEZONE_PLACEHOLDER = "<[snowflake.quickstart] timezone, else the account TIMEZONE parameter>"
+FILES_PLACEHOLDER = "<up to 1000 stage-relative file names per COPY>"
+PIPE_CREATED_ON_PLACEHOLDER = "<created_on of the pipe from SHOW PIPES>"
+
+# Adopted quickstart rows are named after the table they came from, under this prefix, so that
+# (file_name, file_row_number) stays unique and they can be told apart from loaded files.
+ADOPTED_PREFIX = "quickstart-adopted/"
 
 # The raw landing contract from DESIGN.md, in order; the pipe fills the last four.
 RAW_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -164,6 +171,11 @@ def queue_configuration(config: BootstrapConfig, queue_arn: str) -> dict[str, An
 # --- Snowflake SQL -------------------------------------------------------------------------
 
 
+def session_timezone_sql() -> str:
+    # Every NTZ <-> LTZ conversion bootstrap makes (adopting quickstart rows) is then UTC.
+    return "ALTER SESSION SET TIMEZONE = 'UTC'"
+
+
 def show_integrations_sql() -> str:
     return "SHOW INTEGRATIONS"
 
@@ -198,16 +210,38 @@ def show_file_formats_sql(sf: SnowflakeConfig) -> str:
     return f"SHOW FILE FORMATS IN SCHEMA {sf.schema_sql}"
 
 
+# The file format's options: (name, as written in SQL, as DESC FILE FORMAT reports it). One
+# column per line, nothing unescaped or trimmed, so the parser gets the line as written; invalid
+# UTF-8 becomes U+FFFD (as the local loader reads it) instead of failing the file; and no line is
+# turned into NULL (the default NULL_IF is \N, which a log line could be).
+FILE_FORMAT_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("FIELD_DELIMITER", "NONE", "NONE"),
+    ("SKIP_BLANK_LINES", "TRUE", "TRUE"),
+    ("ESCAPE_UNENCLOSED_FIELD", "NONE", "NONE"),
+    ("REPLACE_INVALID_CHARACTERS", "TRUE", "TRUE"),
+    ("NULL_IF", "()", "[]"),
+)
+
+
 def create_file_format_sql(sf: SnowflakeConfig) -> str:
-    # One column per line, nothing unescaped or trimmed: the parser gets the line as written.
+    options = "".join(f"  {name} = {sql}\n" for name, sql, _ in FILE_FORMAT_OPTIONS)
     return (
         f"CREATE FILE FORMAT IF NOT EXISTS {sf.qualified(sf.file_format)}\n"
         "  TYPE = 'CSV'\n"
-        "  FIELD_DELIMITER = NONE\n"
-        "  SKIP_BLANK_LINES = TRUE\n"
-        "  ESCAPE_UNENCLOSED_FIELD = NONE\n"
+        f"{options}"
         f"  COMMENT = {quote_literal(MARKER)}"
     )
+
+
+def desc_file_format_sql(sf: SnowflakeConfig) -> str:
+    return f"DESC FILE FORMAT {sf.qualified(sf.file_format)}"
+
+
+def alter_file_format_sql(sf: SnowflakeConfig, names: list[str] | None = None) -> str:
+    """Set the named options (default: all) to the values apply creates the format with."""
+    wanted = [(n, sql) for n, sql, _ in FILE_FORMAT_OPTIONS if names is None or n in names]
+    options = "\n".join(f"  {name} = {sql}" for name, sql in wanted)
+    return f"ALTER FILE FORMAT {sf.qualified(sf.file_format)} SET\n{options}"
 
 
 def show_stages_sql(sf: SnowflakeConfig) -> str:
@@ -223,6 +257,10 @@ def create_stage_sql(config: BootstrapConfig) -> str:
         f"  FILE_FORMAT = {sf.qualified(sf.file_format)}\n"
         f"  COMMENT = {quote_literal(MARKER)}"
     )
+
+
+def desc_stage_sql(sf: SnowflakeConfig) -> str:
+    return f"DESC STAGE {sf.qualified(sf.stage)}"
 
 
 def list_stage_sql(sf: SnowflakeConfig) -> str:
@@ -250,20 +288,44 @@ def show_pipes_sql(sf: SnowflakeConfig) -> str:
     return f"SHOW PIPES IN SCHEMA {sf.schema_sql}"
 
 
-def create_pipe_sql(sf: SnowflakeConfig) -> str:
-    # The stage carries the file format, so the COPY needs no FORMAT_NAME string to quote.
+def pipe_select_sql(sf: SnowflakeConfig) -> str:
+    """The SELECT the pipe (and the backfill) load with: the line, then the landing metadata.
+
+    METADATA$START_SCAN_TIME rather than CURRENT_TIMESTAMP(): Snowflake documents that the latter,
+    in a pipe, can be hours earlier than the load.
+    """
+    return (
+        "SELECT $1, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER,\n"
+        "           METADATA$FILE_LAST_MODIFIED, METADATA$START_SCAN_TIME\n"
+        f"    FROM @{sf.qualified(sf.stage)}"
+    )
+
+
+def file_format_clause(sf: SnowflakeConfig) -> str:
+    # The COPY names its file format, so whatever file format a reused stage carries (the
+    # quickstart's stage has none) cannot change how lines are read.
+    return f"FILE_FORMAT = (FORMAT_NAME = {quote_literal(sf.qualified(sf.file_format))})"
+
+
+def pipe_copy_sql(sf: SnowflakeConfig) -> str:
+    """The pipe's COPY statement: what SHOW PIPES reports as the pipe's `definition`."""
     columns = ", ".join(name.lower() for name, _ in RAW_COLUMNS)
+    return (
+        f"COPY INTO {sf.qualified(sf.raw_table)} ({columns})\n"
+        "  FROM (\n"
+        f"    {pipe_select_sql(sf)}\n"
+        "  )\n"
+        f"  {file_format_clause(sf)}"
+    )
+
+
+def create_pipe_sql(sf: SnowflakeConfig) -> str:
     return (
         f"CREATE PIPE IF NOT EXISTS {sf.qualified(sf.pipe)}\n"
         "  AUTO_INGEST = TRUE\n"
         f"  COMMENT = {quote_literal(MARKER)}\n"
         "  AS\n"
-        f"  COPY INTO {sf.qualified(sf.raw_table)} ({columns})\n"
-        "  FROM (\n"
-        "    SELECT $1, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER,\n"
-        "           METADATA$FILE_LAST_MODIFIED, CURRENT_TIMESTAMP()\n"
-        f"    FROM @{sf.qualified(sf.stage)}\n"
-        "  )"
+        f"  {pipe_copy_sql(sf)}"
     )
 
 
@@ -274,11 +336,28 @@ def refresh_pipe_sql(sf: SnowflakeConfig, modified_after: str | None = None) -> 
     return sql
 
 
+def earlier_rows_sql(sf: SnowflakeConfig, pipe_created_on: str | None = None) -> str:
+    """Rows loaded before the pipe existed: adopted quickstart rows, or a replaced pipe's rows.
+
+    A file is modified before it is loaded, so files modified after the latest of these rows
+    were never loaded by whatever loaded them; the refresh asks only for those. Adopted rows are
+    found by their file_name prefix; a dropped pipe's rows by loading before this pipe was made.
+    """
+    condition = f"STARTSWITH(file_name, {quote_literal(ADOPTED_PREFIX)})"
+    if pipe_created_on:
+        condition += f"\n   OR loaded_at < {quote_literal(pipe_created_on)}::TIMESTAMP_LTZ"
+    return (
+        "SELECT COUNT(*) AS earlier_rows, MAX(loaded_at) AS high_water\n"
+        f"  FROM {sf.qualified(sf.raw_table)}\n"
+        f" WHERE {condition}"
+    )
+
+
 def pipe_status_sql(sf: SnowflakeConfig, pipe: str) -> str:
     return f"SELECT SYSTEM$PIPE_STATUS({quote_literal(sf.qualified(pipe))}) AS status"
 
 
-# --- quickstart migration ------------------------------------------------------------------
+# --- quickstart adoption -------------------------------------------------------------------
 
 
 def pause_pipe_sql(sf: SnowflakeConfig, pipe: str) -> str:
@@ -297,31 +376,92 @@ def suspend_task_sql(sf: SnowflakeConfig) -> str:
     return f"ALTER TASK {sf.qualified(sf.quickstart.task)} SUSPEND"
 
 
-def add_column_sql(sf: SnowflakeConfig, table: str, column: str, sql_type: str) -> str:
-    return f"ALTER TABLE {sf.qualified(table)} ADD COLUMN IF NOT EXISTS {column.lower()} {sql_type}"
+def table_types_sql(sf: SnowflakeConfig, tables: list[str]) -> str:
+    names = ", ".join(quote_literal(table) for table in tables)
+    return (
+        "SELECT table_name, table_type FROM "
+        f"{quote_ident(sf.database)}.information_schema.tables\n"
+        f"WHERE table_schema = {quote_literal(sf.schema)} AND table_name IN ({names})"
+    )
 
 
-def backfill_loaded_at_sql(sf: SnowflakeConfig, table: str) -> str:
-    # The quickstart's "timestamp" column is exactly when each row was loaded.
-    return f'UPDATE {sf.qualified(table)} SET loaded_at = "TIMESTAMP" WHERE loaded_at IS NULL'
+def show_account_timezone_sql() -> str:
+    return "SHOW PARAMETERS LIKE 'TIMEZONE' IN ACCOUNT"
+
+
+def adopted_file_name(sf: SnowflakeConfig) -> str:
+    return ADOPTED_PREFIX + sf.quickstart.staging_table
+
+
+def count_rows_sql(sf: SnowflakeConfig, table: str) -> str:
+    return f"SELECT COUNT(*) AS row_count FROM {sf.qualified(table)}"
+
+
+def raw_rows_sql(sf: SnowflakeConfig) -> str:
+    """How many rows the raw table holds, and how many of them were adopted from the quickstart."""
+    return (
+        "SELECT COUNT(*) AS total_rows,\n"
+        f"       COUNT(CASE WHEN file_name = {quote_literal(adopted_file_name(sf))} THEN 1 END)"
+        " AS adopted_rows\n"
+        f"  FROM {sf.qualified(sf.raw_table)}"
+    )
+
+
+def adopt_quickstart_sql(sf: SnowflakeConfig, timezone: str) -> str:
+    """Create the raw table, permanent, holding every row of the quickstart's staging table.
+
+    One statement, so the table appears with all its rows or not at all. Each row gets a key no
+    file can have (file_name under ADOPTED_PREFIX, a row number in load order); its TIMESTAMP, the
+    quickstart pipe's CURRENT_TIMESTAMP() as wall-clock time in `timezone`, becomes UTC.
+    CONVERT_TIMEZONE gives a TIMESTAMP_NTZ; storing it into the TIMESTAMP_LTZ loaded_at reads it
+    in the session's time zone, which connect_from_env has set to UTC.
+    """
+    columns = ",\n".join(f"  {name.lower()} {sql_type}" for name, sql_type in RAW_COLUMNS)
+    utc = f"CONVERT_TIMEZONE({quote_literal(timezone)}, 'UTC', \"TIMESTAMP\")"
+    return (
+        f"CREATE TABLE {sf.qualified(sf.raw_table)} (\n{columns}\n)\n"
+        f"  COMMENT = {quote_literal(MARKER)}\n"
+        "AS\n"
+        "SELECT raw,\n"
+        f"       {quote_literal(adopted_file_name(sf))},\n"
+        '       ROW_NUMBER() OVER (ORDER BY "TIMESTAMP", raw),\n'
+        f"       {utc},\n"
+        f"       {utc}\n"
+        f"  FROM {sf.qualified(sf.quickstart.staging_table)}"
+    )
 
 
 def rename_table_sql(sf: SnowflakeConfig, old: str, new: str) -> str:
     return f"ALTER TABLE {sf.qualified(old)} RENAME TO {sf.qualified(new)}"
 
 
-def migrated_high_water_sql(sf: SnowflakeConfig) -> str:
-    # Rows from the quickstart pipe have no file name. A file loaded by it was modified before
-    # it was loaded, so files modified after the latest of these rows were never loaded by it.
+def drop_pipe_sql(sf: SnowflakeConfig, pipe: str) -> str:
+    return f"DROP PIPE IF EXISTS {sf.qualified(pipe)}"
+
+
+# --- backfill (files older than the refresh window) ----------------------------------------
+
+# COPY INTO <table> takes at most this many names in FILES.
+COPY_FILES_LIMIT = 1000
+
+
+def loaded_file_names_sql(sf: SnowflakeConfig) -> str:
+    """The files the raw table already holds rows of (adopted rows have no file to match)."""
     return (
-        "SELECT COUNT(*) AS migrated_rows, MAX(loaded_at) AS high_water "
-        f"FROM {sf.qualified(sf.raw_table)} "
-        "WHERE file_name IS NULL"
+        f"SELECT DISTINCT file_name FROM {sf.qualified(sf.raw_table)}\n"
+        f" WHERE NOT STARTSWITH(file_name, {quote_literal(ADOPTED_PREFIX)})"
     )
 
 
-def drop_pipe_sql(sf: SnowflakeConfig, pipe: str) -> str:
-    return f"DROP PIPE IF EXISTS {sf.qualified(pipe)}"
+def copy_files_sql(sf: SnowflakeConfig, files: list[str] | str) -> str:
+    """The pipe's own COPY, limited to the named stage-relative files.
+
+    ON_ERROR = SKIP_FILE is what Snowpipe does by default; a bulk COPY would otherwise abort the
+    whole batch at the first bad line.
+    """
+    names = files if isinstance(files, str) else ",\n    ".join(quote_literal(f) for f in files)
+    head, _, fmt = pipe_copy_sql(sf).rpartition("\n")
+    return f"{head}\n  FILES = (\n    {names}\n  )\n{fmt}\n  ON_ERROR = SKIP_FILE"
 
 
 # --- destroy -------------------------------------------------------------------------------
@@ -351,9 +491,18 @@ def _json(document: dict[str, Any]) -> str:
 
 
 def build_plan(config: BootstrapConfig) -> list[Action]:
-    """Every action `apply` takes on a fresh account, in order, with its exact SQL or JSON."""
+    """Every action `apply` takes, in order, with its exact SQL or JSON; then `backfill`'s."""
     aws, sf = config.aws, config.snowflake
-    actions: list[Action] = []
+    actions: list[Action] = [
+        Action(
+            "snowflake",
+            "Run this session in UTC (every NTZ <-> LTZ conversion bootstrap makes is then UTC)",
+            session_timezone_sql(),
+            "sql",
+            "a command connects to Snowflake (first thing, every command)",
+        ),
+        *_existing_object_checks(sf),
+    ]
     if aws.source_buckets:
         actions.append(
             Action(
@@ -404,7 +553,21 @@ def build_plan(config: BootstrapConfig) -> list[Action]:
             "json",
         ),
         Action("snowflake", "Create the file format", create_file_format_sql(sf), "sql"),
+        Action(
+            "snowflake",
+            "Bring apply's file format back to the options above",
+            alter_file_format_sql(sf),
+            "sql",
+            "the file format exists with apply's comment and other options (only those are set)",
+        ),
         Action("snowflake", "Create the external stage", create_stage_sql(config), "sql"),
+        Action(
+            "snowflake",
+            "Report the reused stage's own file format (the pipe names its own, so it is unused)",
+            desc_stage_sql(sf),
+            "sql",
+            "the stage already existed",
+        ),
         Action(
             "snowflake",
             "First stage access, retried with backoff while the IAM changes propagate",
@@ -412,7 +575,7 @@ def build_plan(config: BootstrapConfig) -> list[Action]:
             "sql",
         ),
     ]
-    actions += _migration_actions(sf)
+    actions += _adoption_actions(sf)
     actions += [
         Action("snowflake", "Create the raw landing table", create_table_sql(sf), "sql"),
         Action("snowflake", "Create the auto-ingest pipe", create_pipe_sql(sf), "sql"),
@@ -433,25 +596,97 @@ def build_plan(config: BootstrapConfig) -> list[Action]:
         ),
         Action(
             "snowflake",
-            "Load the log files already in the bucket",
-            refresh_pipe_sql(sf),
+            "Find rows loaded before the pipe existed (adopted, or a replaced pipe's)",
+            earlier_rows_sql(sf, PIPE_CREATED_ON_PLACEHOLDER),
             "sql",
-            "the pipe was created by this run and no quickstart deployment was found",
         ),
         Action(
             "snowflake",
-            "Load only the files the quickstart pipe did not load",
+            "Queue the log files of the last 7 days the pipe has not loaded (every run; its load "
+            "history skips the files it loaded)",
+            refresh_pipe_sql(sf),
+            "sql",
+            "no rows predate the pipe (no quickstart deployment was found)",
+        ),
+        Action(
+            "snowflake",
+            "Queue only the files modified after the rows that predate the pipe were loaded",
             refresh_pipe_sql(sf, MODIFIED_AFTER_PLACEHOLDER),
             "sql",
-            "the pipe was created by this run and the quickstart table was migrated",
+            "rows predate the pipe (adopted from the quickstart, or loaded by a replaced pipe)",
         ),
+        *_backfill_actions(sf),
     ]
     return actions
 
 
-def _migration_actions(sf: SnowflakeConfig) -> list[Action]:
+def _existing_object_checks(sf: SnowflakeConfig) -> list[Action]:
+    """What apply reads, before its first change, to refuse instead of changing half-way."""
+    qs = sf.quickstart
+    return [
+        Action(
+            "snowflake",
+            "Compare an existing pipe's definition with the COPY below; stop if it differs",
+            show_pipes_sql(sf),
+            "sql",
+            "the pipe exists",
+        ),
+        Action(
+            "snowflake",
+            "Compare an existing file format's options; stop if it is not apply's and differs",
+            desc_file_format_sql(sf),
+            "sql",
+            "the file format exists",
+        ),
+        Action(
+            "snowflake",
+            "Find the quickstart's parsed table and any archive an earlier apply made",
+            table_types_sql(sf, [qs.parsed_table, qs.staging_archive, qs.parsed_archive]),
+            "sql",
+        ),
+        Action(
+            "snowflake",
+            "Beside the quickstart table, the raw table may only hold its adopted rows (an "
+            "interrupted adoption, resumed); otherwise stop",
+            f"{count_rows_sql(sf, qs.staging_table)};\n{raw_rows_sql(sf)}",
+            "sql",
+            "both the quickstart table and the raw table exist",
+        ),
+    ]
+
+
+def _backfill_actions(sf: SnowflakeConfig) -> list[Action]:
+    when = "you run `s3logs bootstrap backfill` (files older than the 7-day refresh window)"
+    return [
+        Action(
+            "snowflake",
+            "Check the pipe has no pending files (one it is loading is not in the raw table yet)",
+            pipe_status_sql(sf, sf.pipe),
+            "sql",
+            when,
+        ),
+        Action("snowflake", "List the log files in the stage", list_stage_sql(sf), "sql", when),
+        Action(
+            "snowflake",
+            "Read the files the raw table already holds (they are not loaded again)",
+            loaded_file_names_sql(sf),
+            "sql",
+            when,
+        ),
+        Action(
+            "snowflake",
+            "Load the remaining older files with the pipe's COPY, at most 1000 per statement",
+            copy_files_sql(sf, FILES_PLACEHOLDER),
+            "sql",
+            when,
+        ),
+    ]
+
+
+def _adoption_actions(sf: SnowflakeConfig) -> list[Action]:
     qs = sf.quickstart
     when = f"a quickstart deployment ({qs.staging_table}, {qs.pipe}, {qs.task}) was found"
+    timezone = qs.timezone or TIMEZONE_PLACEHOLDER
     actions = [
         Action("snowflake", "Pause the quickstart pipe", pause_pipe_sql(sf, qs.pipe), "sql", when),
         Action(
@@ -463,30 +698,38 @@ def _migration_actions(sf: SnowflakeConfig) -> list[Action]:
         ),
         Action("snowflake", "Suspend the quickstart task", suspend_task_sql(sf), "sql", when),
     ]
-    actions += [
-        Action(
-            "snowflake",
-            f"Add the {column.lower()} column to the quickstart table",
-            add_column_sql(sf, qs.staging_table, column, sql_type),
-            "sql",
-            when,
+    if qs.timezone is None:
+        actions.append(
+            Action(
+                "snowflake",
+                "Read the account's time zone, in which the quickstart pipe stored its timestamps",
+                show_account_timezone_sql(),
+                "sql",
+                f"{when} and [snowflake.quickstart] timezone is not set",
+            )
         )
-        for column, sql_type in RAW_COLUMNS[1:]
-    ]
     actions += [
         Action(
             "snowflake",
-            "Fill loaded_at from the quickstart's timestamp column",
-            backfill_loaded_at_sql(sf, qs.staging_table),
+            f"Create the raw landing table from every row of {qs.staging_table} (keys "
+            f"{adopted_file_name(sf)} + row number, times converted from {timezone} to UTC)",
+            adopt_quickstart_sql(sf, timezone),
             "sql",
             when,
         ),
         Action(
             "snowflake",
-            "Rename the quickstart table to the raw landing table (every row kept)",
-            rename_table_sql(sf, qs.staging_table, sf.raw_table),
+            "Keep the quickstart staging table aside (never dropped)",
+            rename_table_sql(sf, qs.staging_table, qs.staging_archive),
             "sql",
             when,
+        ),
+        Action(
+            "snowflake",
+            "Keep the quickstart's parsed table aside (dbt makes a view under its name)",
+            rename_table_sql(sf, qs.parsed_table, qs.parsed_archive),
+            "sql",
+            f"{when} and {qs.parsed_table} is a table",
         ),
     ]
     return actions

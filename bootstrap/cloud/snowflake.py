@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from bootstrap.cloud import names, plan
 from bootstrap.cloud.config import MARKER, BootstrapConfig
+from bootstrap.cloud.names import ValidationError
 
 
 class Connection(Protocol):
@@ -106,9 +107,24 @@ def connect_from_env(env: Mapping[str, str] | None = None) -> ConnectorConnectio
 
     kwargs = connection_kwargs_from_env(os.environ if env is None else env)
     try:
-        return ConnectorConnection(snowflake.connector.connect(**kwargs))
+        connection = ConnectorConnection(snowflake.connector.connect(**kwargs))
     except snowflake.connector.errors.Error as exc:
         raise SnowflakeSetupError(f"cannot connect to Snowflake: {exc}") from exc
+    # First thing: the session's time zone is UTC, whatever the user's or account's default, so
+    # any NTZ <-> LTZ conversion bootstrap makes (adopting quickstart rows) is a UTC one.
+    try:
+        connection.execute(plan.session_timezone_sql())
+    except StatementError as exc:
+        connection.close()
+        raise SnowflakeSetupError(f"cannot set the session's time zone to UTC: {exc}") from exc
+    return connection
+
+
+def _timestamp_text(value: Any) -> str | None:
+    """An ISO 8601 text for a timestamp Snowflake returned (the connector gives datetimes)."""
+    if value is None or value == "":
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 # Errors Snowflake reports while a new role or trust policy is not yet visible to STS/S3.
@@ -125,10 +141,43 @@ class Quickstart:
     pipe: bool
     task_state: str | None  # 'started', 'suspended', or None when there is no task
     stream: bool
+    parsed_table: bool = False  # the parsed table is still a table under its quickstart name
+    staging_archived: bool = False  # an earlier apply renamed the staging table aside
+    parsed_archived: bool = False  # ... and the parsed table
 
     @property
     def found(self) -> bool:
-        return bool(self.staging_columns) or self.pipe or self.task_state == "started"
+        return (
+            bool(self.staging_columns)
+            or self.pipe
+            or self.task_state == "started"
+            or (self.parsed_table and self.staging_archived)
+        )
+
+    @property
+    def renames_parsed_table(self) -> bool:
+        """Adoption renames the parsed table aside (once, and only while it is a table)."""
+        return self.parsed_table and bool(self.staging_columns or self.staging_archived)
+
+
+def normalise_sql(text: str) -> str:
+    """A statement with case and spacing outside quotes made uniform, to compare definitions.
+
+    Quoted identifiers and string literals are kept exactly: they are case-sensitive.
+    """
+    parts = re.split(r"""('(?:[^'\\]|\\.)*'|"(?:[^"]|"")*")""", text)
+    out = []
+    for index, part in enumerate(parts):
+        if index % 2:
+            out.append(part)
+            continue
+        part = re.sub(r"\s+", " ", part.upper())
+        out.append(re.sub(r"\s*([(),=])\s*", r"\1", part))
+    return "".join(out).strip().rstrip(";").strip()
+
+
+def _desc_value(value: Any) -> str:
+    return str(value if value is not None else "").strip().upper()
 
 
 class SnowflakeSide:
@@ -136,6 +185,7 @@ class SnowflakeSide:
         self.config = config
         self.sf = config.snowflake
         self.connection = connection
+        self._timezone: str | None = None
 
     def run(self, sql: str) -> list[dict[str, Any]]:
         return self.connection.execute(sql)
@@ -167,8 +217,33 @@ class SnowflakeSide:
     def file_format(self) -> dict[str, Any] | None:
         return self._show(plan.show_file_formats_sql(self.sf), self.sf.file_format)
 
+    def file_format_properties(self) -> dict[str, str]:
+        rows = self.run(plan.desc_file_format_sql(self.sf))
+        return {str(r["property"]).upper(): str(r.get("property_value") or "") for r in rows}
+
+    def file_format_differences(self) -> list[str]:
+        """The options of the existing file format that differ from apply's."""
+        props = self.file_format_properties()
+        return [
+            name
+            for name, _, reported in plan.FILE_FORMAT_OPTIONS
+            if _desc_value(props.get(name)) != reported
+        ]
+
     def stage(self) -> dict[str, Any] | None:
         return self._show(plan.show_stages_sql(self.sf), self.sf.stage)
+
+    def stage_file_format(self) -> str:
+        """What file format the stage itself carries, in words, for the report."""
+        rows = self.run(plan.desc_stage_sql(self.sf))
+        fmt = {
+            str(r.get("property", "")).upper(): str(r.get("property_value") or "")
+            for r in rows
+            if str(r.get("parent_property", "")).upper() == "STAGE_FILE_FORMAT"
+        }
+        if fmt.get("FORMAT_NAME"):
+            return f"file format {fmt['FORMAT_NAME']}"
+        return f"inline file format (TYPE = {fmt.get('TYPE') or 'CSV'})"
 
     def pipe(self, name: str | None = None) -> dict[str, Any] | None:
         return self._show(plan.show_pipes_sql(self.sf), name or self.sf.pipe)
@@ -182,6 +257,14 @@ class SnowflakeSide:
     def table_columns(self, table: str) -> tuple[str, ...]:
         rows = self.run(plan.table_columns_sql(self.sf, table))
         return tuple(str(r["column_name"]).upper() for r in rows)
+
+    def table_types(self, tables: list[str]) -> dict[str, str]:
+        """{name: 'BASE TABLE' | 'VIEW' | ...} for those of `tables` that exist."""
+        rows = self.run(plan.table_types_sql(self.sf, tables))
+        return {str(r["table_name"]): str(r["table_type"]).upper() for r in rows}
+
+    def count_rows(self, table: str) -> int:
+        return int(self.run(plan.count_rows_sql(self.sf, table))[0]["row_count"])
 
     def queue_arn(self) -> str:
         row = self.pipe()
@@ -215,16 +298,39 @@ class SnowflakeSide:
         return "updated"
 
     def ensure_file_format(self) -> str:
-        if self.file_format() is not None:
+        row = self.file_format()
+        if row is None:
+            self.run(plan.create_file_format_sql(self.sf))
+            return "created"
+        differing = self.file_format_differences()
+        if not differing:
             return "unchanged"
-        self.run(plan.create_file_format_sql(self.sf))
-        return "created"
+        if row.get("comment") != MARKER:
+            raise self._foreign_file_format(differing)
+        self.run(plan.alter_file_format_sql(self.sf, differing))
+        return f"updated ({', '.join(differing)} set as apply creates them)"
+
+    def _foreign_file_format(self, differing: list[str]) -> SnowflakeSetupError:
+        wanted = ", ".join(f"{n} = {sql}" for n, sql, _ in plan.FILE_FORMAT_OPTIONS)
+        return SnowflakeSetupError(
+            f"file format {self.sf.qualified(self.sf.file_format)} exists without the "
+            f"'{MARKER}' comment and differs in {', '.join(differing)}; the pipe reads every "
+            f"line through it, and apply will not change a format it did not create. Set "
+            f"snowflake.file_format to a new name, or give it {wanted}. Nothing was changed."
+        )
 
     def ensure_stage(self) -> str:
         row = self.stage()
         if row is None:
             self.run(plan.create_stage_sql(self.config))
             return "created"
+        self._check_stage(row)
+        own, ours = self.stage_file_format(), self.sf.qualified(self.sf.file_format)
+        if own.replace('"', "") == f"file format {ours}".replace('"', ""):
+            return "unchanged"  # the stage apply created, with apply's file format
+        return f"unchanged (its own {own} is not used: the pipe names {ours})"
+
+    def _check_stage(self, row: dict[str, Any]) -> None:
         url, integration = row.get("url", ""), row.get("storage_integration", "")
         if url.rstrip("/") != self.config.aws.stage_url.rstrip("/") or (
             integration and integration != self.sf.integration
@@ -234,7 +340,6 @@ class SnowflakeSide:
                 f"{integration or 'no integration'}; apply will not repoint a stage other pipes "
                 "may use. Set snowflake.stage to a new name, or drop that stage."
             )
-        return "unchanged"
 
     def first_stage_access(
         self,
@@ -269,21 +374,75 @@ class SnowflakeSide:
         qs = self.sf.quickstart
         columns = self.table_columns(qs.staging_table)
         task = self.task(qs.task)
+        types = self.table_types([qs.parsed_table, qs.staging_archive, qs.parsed_archive])
         return Quickstart(
             staging_columns=columns if {"RAW", "TIMESTAMP"} <= set(columns) else (),
             pipe=self.pipe(qs.pipe) is not None,
             task_state=str(task.get("state", "")).lower() if task else None,
             stream=self.stream(qs.stream) is not None,
+            parsed_table=types.get(qs.parsed_table) == "BASE TABLE",
+            staging_archived=qs.staging_archive in types,
+            parsed_archived=qs.parsed_archive in types,
         )
 
     def check_migration_possible(self, quickstart: Quickstart) -> None:
-        if quickstart.staging_columns and self.table_columns(self.sf.raw_table):
+        """Refuse, before any change, an adoption that could not finish or would merge tables."""
+        sf, qs = self.sf, self.sf.quickstart
+        if quickstart.staging_columns:
+            if quickstart.staging_archived:
+                raise SnowflakeSetupError(
+                    f"both the quickstart table {sf.qualified(qs.staging_table)} and "
+                    f"{sf.qualified(qs.staging_archive)} exist; apply keeps the quickstart table "
+                    "aside under that name. Rename or drop the second one, then re-run apply."
+                )
+            raw_columns = self.table_columns(sf.raw_table)
+            if raw_columns:
+                self._check_resumable_adoption(raw_columns)
+            else:
+                self.quickstart_timezone()  # refuses now if unusable
+        if quickstart.renames_parsed_table and quickstart.parsed_archived:
             raise SnowflakeSetupError(
-                f"both the quickstart table {self.sf.qualified(self.sf.quickstart.staging_table)} "
-                f"and the raw table {self.sf.qualified(self.sf.raw_table)} exist; apply will not "
-                "merge them. Copy the rows you need into one and drop the other, or set "
-                "snowflake.raw_table to the quickstart table's name."
+                f"both the quickstart's parsed table {sf.qualified(qs.parsed_table)} and "
+                f"{sf.qualified(qs.parsed_archive)} exist; apply keeps the parsed table aside "
+                "under that name. Rename or drop the second one, then re-run apply."
             )
+
+    def _check_resumable_adoption(self, raw_columns: tuple[str, ...]) -> None:
+        """The raw table may exist beside the staging table only as an interrupted adoption."""
+        sf, qs = self.sf, self.sf.quickstart
+        staged = self.count_rows(qs.staging_table)
+        total = adopted = -1
+        if "FILE_NAME" in raw_columns:
+            counts = self.run(plan.raw_rows_sql(sf))[0]
+            total, adopted = int(counts["total_rows"]), int(counts["adopted_rows"] or 0)
+        if total == adopted == staged:
+            return  # an earlier apply created it and stopped before renaming: renames remain
+        held = f"{total} row(s), {adopted} adopted from it" if total >= 0 else "no file_name column"
+        raise SnowflakeSetupError(
+            f"both the quickstart table {sf.qualified(qs.staging_table)} ({staged} row(s)) and "
+            f"the raw table {sf.qualified(sf.raw_table)} ({held}) exist; apply will not merge "
+            "them. Copy the rows you need into one and drop the other, or set "
+            "snowflake.raw_table to a new name. Nothing was changed."
+        )
+
+    def quickstart_timezone(self) -> str:
+        """The time zone the quickstart pipe's timestamps are wall-clock times in."""
+        if self._timezone is None:
+            value: object = self.sf.quickstart.timezone
+            source = "snowflake.quickstart.timezone"
+            if value is None:
+                rows = self.run(plan.show_account_timezone_sql())
+                row = next((r for r in rows if str(r.get("key", "")).upper() == "TIMEZONE"), {})
+                value = str(row.get("value") or "")
+                source = "the account's TIMEZONE parameter"
+            try:
+                self._timezone = names.iana_timezone(value, source)
+            except ValidationError as exc:
+                raise SnowflakeSetupError(
+                    f"{exc}; set [snowflake.quickstart] timezone to the time zone the "
+                    "quickstart pipe ran in. Nothing was changed."
+                ) from exc
+        return self._timezone
 
     def migrate_quickstart(
         self,
@@ -293,9 +452,9 @@ class SnowflakeSide:
         attempts: int = 30,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """Stop the quickstart's loading and processing, then turn its table into the raw table.
+        """Stop the quickstart's loading and processing, adopt its rows, keep its tables aside.
 
-        Each step checks its own state, so a migration interrupted half-way resumes on re-run.
+        Each step checks its own state, so an adoption interrupted half-way resumes on re-run.
         """
         sf, qs = self.sf, self.sf.quickstart
         if quickstart.pipe:
@@ -309,20 +468,31 @@ class SnowflakeSide:
                 "it; drop it and its stream once the dbt models are running)"
             )
         if quickstart.staging_columns:
-            for column, sql_type in plan.RAW_COLUMNS[1:]:
-                if column not in quickstart.staging_columns:
-                    self.run(plan.add_column_sql(sf, qs.staging_table, column, sql_type))
-            self.run(plan.backfill_loaded_at_sql(sf, qs.staging_table))
-            report(
-                "  added file_name, file_row_number, file_last_modified, loaded_at to the "
-                "quickstart table (loaded_at copied from its timestamp column)"
-            )
-            if qs.staging_table != sf.raw_table:
-                self.run(plan.rename_table_sql(sf, qs.staging_table, sf.raw_table))
+            if self.table_columns(sf.raw_table):
                 report(
-                    f"  renamed {sf.qualified(qs.staging_table)} to {sf.qualified(sf.raw_table)}; "
-                    "every loaded row is kept"
+                    f"  {sf.qualified(sf.raw_table)} already holds the rows adopted from "
+                    f"{sf.qualified(qs.staging_table)} (an earlier apply stopped before renaming)"
                 )
+            else:
+                timezone = self.quickstart_timezone()
+                self.run(plan.adopt_quickstart_sql(sf, timezone))
+                report(
+                    f"  created {sf.qualified(sf.raw_table)} from every row of "
+                    f"{sf.qualified(qs.staging_table)}: file_name "
+                    f"'{plan.adopted_file_name(sf)}', file_row_number in load order, loaded_at "
+                    f"and file_last_modified converted from {timezone} to UTC"
+                )
+            self.run(plan.rename_table_sql(sf, qs.staging_table, qs.staging_archive))
+            report(
+                f"  renamed {sf.qualified(qs.staging_table)} to "
+                f"{sf.qualified(qs.staging_archive)} (kept; every loaded row is kept)"
+            )
+        if quickstart.renames_parsed_table:
+            self.run(plan.rename_table_sql(sf, qs.parsed_table, qs.parsed_archive))
+            report(
+                f"  renamed the quickstart's parsed table {sf.qualified(qs.parsed_table)} to "
+                f"{sf.qualified(qs.parsed_archive)} (kept; dbt makes a view under the old name)"
+            )
 
     def _wait_until_drained(
         self,
@@ -370,17 +540,80 @@ class SnowflakeSide:
         self.run(plan.drop_pipe_sql(self.sf, self.sf.quickstart.pipe))
         return "removed"
 
-    def migrated_high_water(self) -> str | None:
-        rows = self.run(plan.migrated_high_water_sql(self.sf))
-        if not rows or not rows[0].get("migrated_rows"):
-            return None
-        value = rows[0].get("high_water")
-        if value is None:
-            return None
-        return value.isoformat() if hasattr(value, "isoformat") else str(value)
+    def check_reusable_objects(self) -> None:
+        """Refuse, before any change, to keep objects that would load lines differently."""
+        stage = self.stage()
+        if stage is not None:
+            self._check_stage(stage)
+        pipe = self.pipe()
+        if pipe is not None:
+            self._check_pipe_definition(str(pipe.get("definition") or ""))
+        row = self.file_format()
+        if row is not None and row.get("comment") != MARKER:
+            differing = self.file_format_differences()
+            if differing:
+                raise self._foreign_file_format(differing)
 
-    def refresh_pipe(self, modified_after: str | None = None) -> None:
-        self.run(plan.refresh_pipe_sql(self.sf, modified_after))
+    def _check_pipe_definition(self, existing: str) -> None:
+        wanted = plan.pipe_copy_sql(self.sf)
+        if normalise_sql(existing) == normalise_sql(wanted):
+            return
+        missing = [
+            part
+            for part in (
+                "METADATA$START_SCAN_TIME",
+                plan.file_format_clause(self.sf),
+                f"COPY INTO {self.sf.qualified(self.sf.raw_table)}",
+                f"FROM @{self.sf.qualified(self.sf.stage)}",
+            )
+            if normalise_sql(part) not in normalise_sql(existing)
+        ]
+        name = self.sf.qualified(self.sf.pipe)
+        raise SnowflakeSetupError(
+            f"pipe {name} exists, but its COPY differs from the one apply creates"
+            + (f" (it lacks {'; '.join(missing)})" if missing else "")
+            + f":\n  existing: {' '.join(existing.split())}\n"
+            f"  apply's:  {' '.join(wanted.split())}\n"
+            "apply does not replace a pipe by itself: a re-created pipe loses its load history, "
+            "so files it already loaded could be loaded twice. To replace it: ALTER PIPE "
+            f"{name} SET PIPE_EXECUTION_PAUSED = TRUE; wait until SYSTEM$PIPE_STATUS shows "
+            f"pendingFileCount 0; DROP PIPE {name}; then re-run apply, which creates the pipe and "
+            "queues only files modified after the rows already loaded (see 'Replacing the pipe' "
+            "in docs/bootstrap.md). Nothing was changed."
+        )
+
+    def earlier_rows(self) -> tuple[int, str | None]:
+        """(count, latest loaded_at) of the rows loaded before the pipe existed.
+
+        Those are adopted quickstart rows, and rows a dropped earlier pipe loaded; the pipe's
+        load history knows none of their files, so the refresh must skip what they cover.
+        """
+        pipe = self.pipe()
+        created = pipe.get("created_on") if pipe else None
+        return self._high_water(plan.earlier_rows_sql(self.sf, _timestamp_text(created)))
+
+    def adopted_high_water(self) -> tuple[int, str | None]:
+        """(count, latest loaded_at) of the rows adopted from the quickstart."""
+        return self._high_water(plan.earlier_rows_sql(self.sf))
+
+    def _high_water(self, sql: str) -> tuple[int, str | None]:
+        rows = self.run(sql)
+        count = int(rows[0].get("earlier_rows") or 0) if rows else 0
+        value = rows[0].get("high_water") if rows else None
+        return (count, _timestamp_text(value)) if count else (0, None)
+
+    def refresh_pipe(self, modified_after: str | None = None) -> int:
+        """Queue the staged files of the last 7 days the pipe has not loaded; returns how many."""
+        return len(self.run(plan.refresh_pipe_sql(self.sf, modified_after)))
+
+    # --- backfill --------------------------------------------------------------------------
+
+    def loaded_file_names(self) -> set[str]:
+        return {str(r["file_name"]) for r in self.run(plan.loaded_file_names_sql(self.sf))}
+
+    def copy_files(self, names: list[str]) -> list[dict[str, Any]]:
+        """COPY the named stage-relative files with the pipe's SELECT; one row per file."""
+        return self.run(plan.copy_files_sql(self.sf, names))
 
     # --- destroy ---------------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -149,13 +151,62 @@ def _lit(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text)
 
 
+# When a staged file was last modified, unless a test says otherwise.
+DEFAULT_MODIFIED = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+# DESC FILE FORMAT of a CSV format nobody changed: the rows (and the lower-case TYPE) of the
+# example at https://docs.snowflake.com/en/sql-reference/sql/desc-file-format
+_CSV_FORMAT_DEFAULTS = {
+    "TYPE": "csv",
+    "RECORD_DELIMITER": "\\n",
+    "FIELD_DELIMITER": ",",
+    "FILE_EXTENSION": "",
+    "SKIP_HEADER": "0",
+    "PARSE_HEADER": "FALSE",
+    "DATE_FORMAT": "AUTO",
+    "TIME_FORMAT": "AUTO",
+    "TIMESTAMP_FORMAT": "AUTO",
+    "BINARY_FORMAT": "HEX",
+    "ESCAPE": "NONE",
+    "ESCAPE_UNENCLOSED_FIELD": "\\\\",
+    "TRIM_SPACE": "FALSE",
+    "FIELD_OPTIONALLY_ENCLOSED_BY": "NONE",
+    "NULL_IF": "[\\\\N]",
+    "COMPRESSION": "AUTO",
+    "ERROR_ON_COLUMN_COUNT_MISMATCH": "TRUE",
+    "VALIDATE_UTF8": "TRUE",
+    "SKIP_BLANK_LINES": "FALSE",
+    "REPLACE_INVALID_CHARACTERS": "FALSE",
+    "EMPTY_FIELD_AS_NULL": "TRUE",
+    "SKIP_BYTE_ORDER_MARK": "TRUE",
+    "ENCODING": "UTF8",
+}
+_OPTION = re.compile(r"(\w+) = ('(?:[^'\\]|\\.)*'|\([^)]*\)|\S+)")
+
+
+def _format_options(text: str) -> dict[str, str]:
+    """File format options as DESC FILE FORMAT reports them: TRUE/FALSE, NONE, [list]."""
+    options = {}
+    for name, value in _OPTION.findall(text):
+        if value.startswith("("):
+            items = re.findall(r"'((?:[^'\\]|\\.)*)'", value)
+            value = "[" + ", ".join(items) + "]"
+        elif value.startswith("'"):
+            value = _lit(value[1:-1])
+        options[name.upper()] = value.upper() if name.upper() != "TYPE" else value.lower()
+    return options
+
+
 class RecordingSnowflake:
     """Answers the statements fakesnow cannot run, in the shapes Snowflake documents.
 
     Stateful, so that SHOW/DESC reflect earlier CREATE/ALTER/DROP; records every statement it
-    receives in `statements`. Test knobs: `stage_files`, `list_failures` (how many LISTs fail
-    with an IAM-propagation error first), `pending_files` (quickstart pipe drain), and
-    `pipe_error`.
+    receives in `statements`. Test knobs: `stage_files` (stage-relative names) with
+    `stage_modified` (name -> last-modified time, else DEFAULT_MODIFIED), `list_failures` (how
+    many LISTs fail with an IAM-propagation error first), `pending_files` (quickstart pipe drain),
+    `pipe_error`, `account_timezone` (SHOW PARAMETERS) and `copy_failures` (name -> first error
+    of a file COPY skips). It keeps `refreshes` (MODIFIED_AFTER of each REFRESH, or None) and
+    `copies` (the FILES list of each COPY).
     """
 
     def __init__(
@@ -168,10 +219,17 @@ class RecordingSnowflake:
         self.pipes: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.tasks: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.streams: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.stage_files: list[str] = ["s3-logs/corp-data/2026-01-01-00-00-00-ABCDEF"]
+        self.file_formats: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.stage_files: list[str] = ["corp-data/2026-01-01-00-00-00-ABCDEF"]
+        self.stage_modified: dict[str, datetime] = {}
         self.list_failures = 0
         self.pending_files = 0
         self.pipe_error: str | None = None
+        self.account_timezone = "America/Los_Angeles"  # Snowflake's default
+        self.session_timezone: str | None = None
+        self.copy_failures: dict[str, str] = {}
+        self.refreshes: list[str | None] = []
+        self.copies: list[list[str]] = []
 
     # quickstart objects as the quickstart's unquoted SQL would have stored them
     def add_quickstart(self, database: str, schema: str) -> None:
@@ -200,7 +258,8 @@ class RecordingSnowflake:
 
     def _pipe_row(self, db: str, schema: str, name: str, definition: str, comment: str) -> dict:
         return {
-            "created_on": "2026-01-01 00:00:00.000 -0800",
+            # SHOW PIPES' created_on is a TIMESTAMP_LTZ; the connector returns a datetime
+            "created_on": datetime.now(timezone.utc),
             "name": name,
             "database_name": db,
             "schema_name": schema,
@@ -263,7 +322,23 @@ class RecordingSnowflake:
             (rf"SHOW TASKS IN SCHEMA {_QI}\.{_QI}$", self._shower(self.tasks)),
             (rf"ALTER TASK {_QUALIFIED} SUSPEND$", self._suspend),
             (rf"SHOW STREAMS IN SCHEMA {_QI}\.{_QI}$", self._shower(self.streams)),
-            (rf"DROP FILE FORMAT IF EXISTS {_QUALIFIED}$", lambda *_: []),
+            (rf"DROP FILE FORMAT IF EXISTS {_QUALIFIED}$", self._dropper(self.file_formats)),
+            (rf"SHOW FILE FORMATS IN SCHEMA {_QI}\.{_QI}$", self._shower(self.file_formats)),
+            (
+                rf"CREATE FILE FORMAT IF NOT EXISTS {_QUALIFIED} (.*) COMMENT = {_LIT}$",
+                self._create_file_format,
+            ),
+            (rf"DESC FILE FORMAT {_QUALIFIED}$", self._desc_file_format),
+            (rf"ALTER FILE FORMAT {_QUALIFIED} SET (.*)$", self._alter_file_format),
+            (rf"DESC STAGE {_QUALIFIED}$", self._desc_stage),
+            (r"ALTER SESSION SET TIMEZONE = " + _LIT + "$", self._set_session_timezone),
+            (r"SHOW PARAMETERS LIKE 'TIMEZONE' IN ACCOUNT$", self._show_timezone),
+            (
+                rf"COPY INTO {_QUALIFIED} \(.*\) FROM \( SELECT .* FROM @{_QUALIFIED} \) "
+                r"FILES = \( (.*) \) FILE_FORMAT = \(FORMAT_NAME = " + _LIT + r"\) "
+                r"ON_ERROR = SKIP_FILE$",
+                self._copy,
+            ),
         ]
 
     @staticmethod
@@ -344,6 +419,7 @@ class RecordingSnowflake:
 
     def _create_stage(self, db, schema, name, url, integration, *rest) -> list:
         key = self._key(db, schema, name)
+        fmt_db, fmt_schema, fmt_name, comment = rest
         self.stages.setdefault(
             key,
             {
@@ -353,12 +429,27 @@ class RecordingSnowflake:
                 "url": _lit(url),
                 "has_credentials": "N",
                 "storage_integration": _ident(integration),
-                "comment": _lit(rest[-1]),
+                "comment": _lit(comment),
                 "type": "EXTERNAL",
                 "cloud": "AWS",
+                "_file_format": ".".join(_ident(p) for p in (fmt_db, fmt_schema, fmt_name)),
             },
         )
         return [{"status": "Stage area successfully created."}]
+
+    def add_stage(self, database: str, schema: str, name: str, url: str, integration: str) -> None:
+        """A stage made by hand, as the quickstart's: no file format of its own."""
+        self.stages[(database, schema, name)] = {
+            "name": name,
+            "database_name": database,
+            "schema_name": schema,
+            "url": url,
+            "has_credentials": "N",
+            "storage_integration": integration,
+            "comment": "",
+            "type": "EXTERNAL",
+            "cloud": "AWS",
+        }
 
     def _list(self, db: str, schema: str, name: str) -> list[dict[str, Any]]:
         if self._key(db, schema, name) not in self.stages:
@@ -370,7 +461,21 @@ class RecordingSnowflake:
                 "Failure using stage area. Cause: [Access Denied (Status Code: 403; "
                 "Error Code: AccessDenied)]",
             )
-        return [{"name": f"s3://bucket/{f}", "size": 10, "md5": "x"} for f in self.stage_files]
+        url = self.stages[self._key(db, schema, name)]["url"]
+        # LIST names each file by its full URL, and gives last_modified as text like
+        # 'Tue, 9 Jan 2018 15:31:44 GMT' (the example output in Snowflake's "Snowflake in 20
+        # minutes" tutorial, https://docs.snowflake.com/en/user-guide/tutorials/snowflake-in-20minutes).
+        return [
+            {
+                "name": url + f,
+                "size": 10,
+                "md5": "0f343b0931126a20f133d67c2b018a3b",
+                "last_modified": format_datetime(
+                    self.stage_modified.get(f, DEFAULT_MODIFIED), usegmt=True
+                ),
+            }
+            for f in self.stage_files
+        ]
 
     def _create_pipe(self, db, schema, name, comment, definition) -> list:
         key = self._key(db, schema, name)
@@ -384,7 +489,103 @@ class RecordingSnowflake:
 
     def _refresh(self, db: str, schema: str, name: str, modified_after: str | None) -> list:
         assert self._key(db, schema, name) in self.pipes
+        self.refreshes.append(_lit(modified_after) if modified_after is not None else None)
         return [{"file": f, "status": "SENT"} for f in self.stage_files]
+
+    def _create_file_format(self, db, schema, name, options, comment) -> list:
+        key = self._key(db, schema, name)
+        if key not in self.file_formats:
+            props = {**_CSV_FORMAT_DEFAULTS, **_format_options(options)}
+            self.file_formats[key] = {
+                "created_on": datetime.now(timezone.utc),
+                "name": key[2],
+                "database_name": key[0],
+                "schema_name": key[1],
+                "type": props["TYPE"].upper(),
+                "owner": "SYSADMIN",
+                "comment": _lit(comment),
+                "_props": props,
+            }
+        return [{"status": f"File format {key[2]} successfully created."}]
+
+    def _file_format(self, db: str, schema: str, name: str) -> dict[str, Any]:
+        key = self._key(db, schema, name)
+        if key not in self.file_formats:
+            raise StatementError("", f"SQL compilation error: File format '{name}' does not exist")
+        return self.file_formats[key]
+
+    def _desc_file_format(self, db: str, schema: str, name: str) -> list[dict[str, Any]]:
+        props = self._file_format(db, schema, name)["_props"]
+        return [
+            {
+                "property": key,
+                "property_type": "String",
+                "property_value": value,
+                "property_default": _CSV_FORMAT_DEFAULTS.get(key, ""),
+            }
+            for key, value in props.items()
+        ]
+
+    def _alter_file_format(self, db: str, schema: str, name: str, options: str) -> list:
+        self._file_format(db, schema, name)["_props"].update(_format_options(options))
+        return [{"status": "Statement executed successfully."}]
+
+    def _desc_stage(self, db: str, schema: str, name: str) -> list[dict[str, Any]]:
+        row = self.stages[self._key(db, schema, name)]
+        props = [("STAGE_LOCATION", "URL", f'["{row["url"]}"]')]
+        if row.get("_file_format"):
+            props.append(("STAGE_FILE_FORMAT", "FORMAT_NAME", row["_file_format"]))
+        else:
+            props.append(("STAGE_FILE_FORMAT", "TYPE", "CSV"))
+        return [
+            {
+                "parent_property": parent,
+                "property": prop,
+                "property_type": "String",
+                "property_value": value,
+                "property_default": "",
+            }
+            for parent, prop, value in props
+        ]
+
+    def _set_session_timezone(self, value: str) -> list:
+        self.session_timezone = _lit(value)
+        return [{"status": "Statement executed successfully."}]
+
+    def _show_timezone(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "key": "TIMEZONE",
+                "value": self.account_timezone,
+                "default": "America/Los_Angeles",
+                "level": "ACCOUNT",
+                "description": "time zone",
+                "type": "STRING",
+            }
+        ]
+
+    def _copy(self, db, schema, table, sdb, sschema, stage, files, file_format) -> list:
+        names = [_lit(f) for f in re.findall(r"'((?:[^'\\]|\\.)*)'", files)]
+        self.copies.append(names)
+        url = self.stages[self._key(sdb, sschema, stage)]["url"]
+        # COPY's output: one row per file (the columns of the COPY example in Snowflake's
+        # "Snowflake in 20 minutes" tutorial); ON_ERROR = SKIP_FILE reports a bad file as
+        # LOAD_FAILED and loads none of its rows.
+        return [
+            {
+                "file": url + f,
+                "status": "LOAD_FAILED" if f in self.copy_failures else "LOADED",
+                "rows_parsed": 3,
+                "rows_loaded": 0 if f in self.copy_failures else 3,
+                "error_limit": 1,
+                "errors_seen": 1 if f in self.copy_failures else 0,
+                "first_error": self.copy_failures.get(f),
+                "first_error_line": 2 if f in self.copy_failures else None,
+                "first_error_character": None,
+                "first_error_column_name": None,
+            }
+            for f in names
+        ]
 
     def _pipe_status(self, qualified: str) -> list[dict[str, Any]]:
         match = re.fullmatch(_QUALIFIED, _lit(qualified))
@@ -407,9 +608,12 @@ class RecordingSnowflake:
         return [{"status": "Statement executed successfully."}]
 
 
+# fakesnow 0.12.1 has no DESC/ALTER FILE FORMAT, SHOW PARAMETERS or ALTER SESSION SET TIMEZONE
+# ("not implemented"), and cannot COPY from an S3 stage it cannot reach: the double answers them.
 _DOUBLE_ONLY = re.compile(
     r"^\s*(?:(?:CREATE|ALTER|DROP|SHOW|DESC)\s+(?:STORAGE\s+INTEGRATION|INTEGRATIONS?|STAGES?|"
-    r"PIPES?|TASKS?|STREAMS?)\b|LIST\s+@|DROP\s+FILE\s+FORMAT\b|SELECT\s+SYSTEM\$PIPE_STATUS)",
+    r"PIPES?|TASKS?|STREAMS?|FILE\s+FORMATS?|PARAMETERS)\b|LIST\s+@|ALTER\s+SESSION\b|"
+    r"COPY\s+INTO\b|SELECT\s+SYSTEM\$PIPE_STATUS)",
     re.IGNORECASE,
 )
 

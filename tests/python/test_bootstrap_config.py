@@ -181,7 +181,7 @@ def test_pipe_fills_every_metadata_column_of_the_landing_contract() -> None:
 
     assert "(raw, file_name, file_row_number, file_last_modified, loaded_at)" in sql
     assert "SELECT $1, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER," in sql
-    assert "METADATA$FILE_LAST_MODIFIED, CURRENT_TIMESTAMP()" in sql
+    assert "METADATA$FILE_LAST_MODIFIED, METADATA$START_SCAN_TIME" in sql
     assert "AUTO_INGEST = TRUE" in sql
 
 

@@ -113,16 +113,21 @@ def test_apply_migrates_a_quickstart_deployment_without_losing_rows(
         f"SELECT raw, loaded_at, file_name FROM {sf.qualified(sf.raw_table)} ORDER BY raw"
     )
     assert [r["raw"] for r in rows] == [raw for raw, _ in QUICKSTART_ROWS]
+    # the quickstart's times were America/Los_Angeles wall clock (the account default): UTC+8
     assert [r["loaded_at"].strftime("%Y-%m-%d %H:%M:%S") for r in rows] == [
-        loaded for _, loaded in QUICKSTART_ROWS
+        "2026-01-01 18:00:00",
+        "2026-01-02 19:30:00",
+        "2026-01-03 20:45:00",
     ]
+    assert {r["file_name"] for r in rows} == {"quickstart-adopted/S3_ACCESS_LOGS_STAGING"}
     assert deployment.sf.table_columns("S3_ACCESS_LOGS_STAGING") == ()
+    assert deployment.sf.count_rows("S3_ACCESS_LOGS_STAGING_QUICKSTART_ARCHIVE") == 3
     task = deployment.double.tasks[(sf.database, sf.schema, "S3_ACCESS_LOGS_TRANSFORMATION")]
     assert task["state"] == "suspended"
     assert [key[2] for key in deployment.double.pipes] == [sf.pipe]
     refresh = [s for s in deployment.connection.statements if "REFRESH" in s]
     assert len(refresh) == 1
-    assert "MODIFIED_AFTER = '2026-01-03T12:45:00" in refresh[0]
+    assert "MODIFIED_AFTER = '2026-01-03T20:45:00+00:00'" in refresh[0]
     said = "\n".join(deployment.log)
     assert "quickstart deployment found" in said
     assert "every loaded row is kept" in said
@@ -208,7 +213,22 @@ def test_verify_reports_a_paused_or_failing_pipe(deployment: Deployment) -> None
     assert "Remote file was not found" in checks["pipe running with no errors"].detail
 
 
-def test_connection_from_environment_reaches_fakesnow(fakesnow_kwargs: dict[str, Any]) -> None:
+def test_connection_from_environment_reaches_fakesnow(
+    fakesnow_kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import snowflake.connector
+
+    # fakesnow 0.12.1 answers ALTER SESSION SET TIMEZONE with "not implemented"; its
+    # nop_regexes session parameter makes it accept the statement and do nothing.
+    connect = snowflake.connector.connect
+
+    def connect_to_fakesnow(**kwargs: Any) -> Any:
+        nop = {"nop_regexes": [r"^ALTER SESSION SET TIMEZONE = 'UTC'$"]}
+        return connect(
+            **kwargs, session_parameters={**fakesnow_kwargs["session_parameters"], **nop}
+        )
+
+    monkeypatch.setattr(snowflake.connector, "connect", connect_to_fakesnow)
     env = {
         "SNOWFLAKE_ACCOUNT": fakesnow_kwargs["account"],
         "SNOWFLAKE_USER": fakesnow_kwargs["user"],
