@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bootstrap.cloud import preflight
 from bootstrap.cloud.aws import AwsSide
 from bootstrap.cloud.config import BootstrapConfig
 from bootstrap.cloud.snowflake import SnowflakeSide
@@ -42,8 +43,9 @@ def apply(
         results.append(StepResult(side, title, outcome))
         report(f"[{side}] {title}: {outcome}")
 
-    # Everything that could make apply refuse is checked before the first change.
-    aws.preflight()
+    # Everything that could make apply refuse is checked before the first change, and every
+    # problem is reported together (preflight.PreflightError).
+    preflight.check(config, aws, sf)
     quickstart = sf.find_quickstart()
     sf.check_migration_possible(quickstart)
 
@@ -79,6 +81,12 @@ def apply(
         step("snowflake", "quickstart migration", "done")
 
     step("snowflake", "raw landing table", sf.ensure_table())
+    if config.snowflake.dbt_role is not None:
+        step(
+            "snowflake",
+            f"grants to the dbt role {config.snowflake.dbt_role}",
+            sf.ensure_dbt_grants(),
+        )
     pipe_outcome = sf.ensure_pipe()
     step("snowflake", "auto-ingest pipe", pipe_outcome)
     if quickstart.pipe:
