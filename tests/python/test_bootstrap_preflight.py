@@ -411,6 +411,36 @@ def test_every_problem_is_reported_together_and_nothing_is_changed(
     assert "Policy" not in _bucket_policy(dep, "corp-access-logs")
 
 
+def test_the_cli_prints_every_problem_without_a_traceback(
+    deployment: Deployment, tmp_path: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from bootstrap.cloud import cli as cloud_cli
+
+    aws, sf = deployment.config.aws, deployment.config.snowflake
+    deployment.double.transient_schemas.add((sf.database, sf.schema))
+    path = tmp_path / "bootstrap.toml"
+    path.write_text(
+        "[aws]\n"
+        f'account_id = "{aws.account_id}"\nregion = "{aws.region}"\n'
+        f'log_bucket = "{aws.log_bucket}"\nlog_prefix = "{aws.log_prefix}"\n'
+        'source_buckets = ["corp-data", "corp-exports", "corp-missing"]\n'
+        f'role_name = "{aws.role_name}"\nendpoint_url = "{aws.endpoint_url}"\n'
+        f'[snowflake]\ndatabase = "{sf.database}"\nschema = "{sf.schema}"\n'
+    )
+    obj = {"snowflake_connection": deployment.connection, "sleep": lambda _s: None}
+
+    result = CliRunner().invoke(cloud_cli.bootstrap, ["apply", "-c", str(path)], obj=obj)
+
+    assert result.exit_code == 1
+    assert "preflight found 2 problem(s); nothing was changed:" in result.output
+    assert "  - bucket corp-missing does not exist" in result.output
+    assert "is TRANSIENT" in result.output
+    assert "Traceback" not in result.output
+    assert _writes(deployment.connection.statements) == []
+
+
 def _bucket_policy(dep: Deployment, bucket: str) -> dict:
     try:
         return dep.clients["s3"].get_bucket_policy(Bucket=bucket)
