@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bootstrap.cloud import preflight
 from bootstrap.cloud.aws import AwsSide
 from bootstrap.cloud.config import BootstrapConfig
 from bootstrap.cloud.snowflake import SnowflakeSide
@@ -42,11 +43,10 @@ def apply(
         results.append(StepResult(side, title, outcome))
         report(f"[{side}] {title}: {outcome}")
 
-    # Everything that could make apply refuse is checked before the first change.
-    aws.preflight()
+    # Everything that could make apply refuse is checked before the first change, and every
+    # problem is reported together (preflight.PreflightError).
+    preflight.check(config, aws, sf)
     quickstart = sf.find_quickstart()
-    sf.check_migration_possible(quickstart)
-    sf.check_reusable_objects()
 
     if config.aws.source_buckets:
         step(
@@ -80,6 +80,12 @@ def apply(
         step("snowflake", "quickstart adoption", "done")
 
     step("snowflake", "raw landing table", sf.ensure_table())
+    if config.snowflake.dbt_role is not None:
+        step(
+            "snowflake",
+            f"grants to the dbt role {config.snowflake.dbt_role}",
+            sf.ensure_dbt_grants(),
+        )
     step("snowflake", "auto-ingest pipe", sf.ensure_pipe())
     if quickstart.pipe:
         step("snowflake", "quickstart pipe (replaced)", sf.drop_quickstart_pipe())

@@ -51,6 +51,7 @@ class AwsSide:
         extra = {"endpoint_url": self.aws.endpoint_url} if self.aws.endpoint_url else {}
         self.s3 = session.client("s3", **extra)
         self.iam = session.client("iam", **extra)
+        self.sts = session.client("sts", **extra)
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -113,19 +114,54 @@ class AwsSide:
 
     def preflight(self) -> None:
         """Refuse before changing anything if apply would overwrite something it does not own."""
-        for bucket in (self.aws.log_bucket, *self.aws.source_buckets):
-            if not self.bucket_exists(bucket):
-                raise AwsError(f"bucket {bucket} does not exist (create it, or fix the config)")
+        problems = self.preflight_problems()
+        if problems:
+            raise AwsError("; ".join(problems))
+
+    def preflight_problems(self) -> list[str]:
+        """Every reason apply would refuse on the AWS side, each with its fix."""
+        missing = [
+            b for b in (self.aws.log_bucket, *self.aws.source_buckets) if not self.bucket_exists(b)
+        ]
+        problems = [f"bucket {b} does not exist (create it, or fix the config)" for b in missing]
         for source in self.aws.source_buckets:
+            if source in missing:
+                continue
             current = self.logging_target(source)
             wanted = plan.bucket_logging_status(self.aws, source)["LoggingEnabled"]
             if current and _logging_key(current) != _logging_key(wanted):
-                raise AwsError(
+                problems.append(
                     f"bucket {source} already logs to s3://{current['TargetBucket']}/"
                     f"{current.get('TargetPrefix', '')}; a bucket has one logging target, so "
                     "apply will not replace it. Remove the bucket from aws.source_buckets, or "
                     "disable its logging first."
                 )
+        return problems
+
+    def caller_account(self) -> str:
+        """The account whose credentials apply runs with (STS GetCallerIdentity)."""
+        return str(self.sts.get_caller_identity()["Account"])
+
+    def bucket_region(self, bucket: str) -> str:
+        """The bucket's Region, refusing a bucket that aws.account_id does not own.
+
+        GetBucketLocation reports no LocationConstraint for us-east-1, and the legacy 'EU' for
+        eu-west-1. ExpectedBucketOwner makes S3 answer 403 when another account owns it.
+        """
+        try:
+            response = self.s3.get_bucket_location(
+                Bucket=bucket, ExpectedBucketOwner=self.aws.account_id
+            )
+        except ClientError as exc:
+            if _code(exc) in ("403", "AccessDenied"):
+                raise AwsError(
+                    f"bucket {bucket} is not owned by account {self.aws.account_id} (or these "
+                    "credentials may not call s3:GetBucketLocation on it); the log bucket and "
+                    "every source bucket must belong to aws.account_id"
+                ) from exc
+            raise AwsError(f"cannot read the Region of bucket {bucket}: {exc}") from exc
+        constraint = response.get("LocationConstraint") or "us-east-1"
+        return {"EU": "eu-west-1"}.get(constraint, constraint)
 
     # --- ensure (apply) --------------------------------------------------------------------
 

@@ -139,8 +139,10 @@ def apply_command(ctx: click.Context, config_path: str) -> None:
     """Create or update the AWS and Snowflake setup described by the config.
 
     Idempotent: each step reads the current state first and changes only what differs, so a
-    second run changes nothing and a run after a failure resumes. Refuses, before changing
-    anything, to overwrite another bucket-logging target or a conflicting bucket notification.
+    second run changes nothing and a run after a failure resumes. Before changing anything it
+    checks buckets, account, Regions, schema, storage integration and Snowflake privileges, and
+    lists every problem found with its fix; it refuses to overwrite another bucket-logging
+    target, a conflicting bucket notification, or another stage's access to the integration.
     Existing bucket notifications and bucket-policy statements are kept. Adopts a quickstart
     deployment (staging table, pipe, task) without losing loaded rows, and keeps its tables
     aside. Every run queues the files of the last 7 days the pipe has not loaded; older files
@@ -161,8 +163,9 @@ def verify_command(ctx: click.Context, config_path: str) -> None:
 
     Checks: integration -> role ARN and location; role trust -> integration's IAM user and
     external id; least-privilege role policy; stage lists files; raw table columns; pipe
-    running without errors; bucket notification -> pipe's queue; logging on each source
-    bucket. Exits 1 if any check fails.
+    running without errors; no file skipped or partly loaded in the last 14 days; the dbt
+    role's grants; bucket notification -> pipe's queue; logging on each source bucket.
+    Exits 1 if any check fails.
     """
     config = _load(config_path)
     aws, sf = _sides(ctx, config)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,11 @@ class SnowflakeConfig:
     raw_table: str
     pipe: str
     quickstart: QuickstartNames
+    # The role dbt runs as; apply grants it what the dbt project needs (None: no grants).
+    dbt_role: str | None = None
+    # True: apply may repoint an existing integration at the configured IAM role, although
+    # other stages using that integration would lose access through the old role.
+    repoint_integration_role: bool = False
 
     def qualified(self, name: str) -> str:
         """database.schema.name, each part quoted."""
@@ -126,6 +131,7 @@ _SF_DEFAULTS = {
     "raw_table": "s3_access_logs_raw",
     "pipe": "s3_access_logs_raw_pipe",
 }
+_SF_OPTIONAL = {"dbt_role", "repoint_integration_role"}
 _QUICKSTART_DEFAULTS = {
     "staging_table": "s3_access_logs_staging",
     "pipe": "s3_access_logs_pipe",
@@ -158,7 +164,9 @@ def parse_config(data: dict[str, Any]) -> BootstrapConfig:
     aws = _table(data, "aws")
     sf = _table(data, "snowflake")
     _no_unknown_keys(aws, _AWS_KEYS, "aws.")
-    _no_unknown_keys(sf, {"database", "schema", "quickstart", *_SF_DEFAULTS}, "snowflake.")
+    _no_unknown_keys(
+        sf, {"database", "schema", "quickstart", *_SF_DEFAULTS, *_SF_OPTIONAL}, "snowflake."
+    )
     quickstart = sf.get("quickstart", {})
     if not isinstance(quickstart, dict):
         raise ValidationError("snowflake.quickstart: expected a table")
@@ -216,6 +224,15 @@ def parse_config(data: dict[str, Any]) -> BootstrapConfig:
             },
             timezone=timezone,
         ),
+    )
+    repoint = sf.get("repoint_integration_role", False)
+    if not isinstance(repoint, bool):
+        raise ValidationError("snowflake.repoint_integration_role: expected true or false")
+    dbt_role = sf.get("dbt_role")
+    sf_config = replace(
+        sf_config,
+        dbt_role=None if dbt_role is None else ident(sf, "dbt_role", None, "snowflake."),
+        repoint_integration_role=repoint,
     )
     if sf_config.pipe == sf_config.quickstart.pipe:
         raise ValidationError(

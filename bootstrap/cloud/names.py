@@ -131,18 +131,27 @@ def iana_timezone(value: object, field: str) -> str:
 
 
 def snowflake_identifier(value: object, field: str) -> str:
-    """Return the name Snowflake stores for `value`.
+    """Return the name Snowflake stores for the plain identifier `value`: its upper-case form.
 
-    Snowflake upper-cases unquoted identifiers, and dbt and the quickstart refer to these objects
-    unquoted, so a plain name like `s3_access_logs_raw` is stored as `S3_ACCESS_LOGS_RAW`. Any
-    other name is kept exactly (Snowflake treats it as case-sensitive); it is always quoted in SQL.
+    One rule for every Snowflake name the project uses: a plain identifier
+    ([A-Za-z_][A-Za-z0-9_$]*, at most 255 characters), case-insensitive, stored upper-case
+    exactly as Snowflake resolves an unquoted identifier. dbt and ad-hoc SQL refer to these
+    objects unquoted, so a name that needs quotes (spaces, dots, quotes, other characters)
+    would name a different object there; it is refused here, before anything runs. The
+    stored form is still double-quoted in the SQL apply sends.
     """
     name = _require_str(value, field)
     if len(name) > 255:
         raise ValidationError(f"{field}: Snowflake identifiers are at most 255 characters")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise ValidationError(f"{field}: {name!r} contains control characters")
-    return name.upper() if _UNQUOTED_IDENT.match(name) else name
+    if not _UNQUOTED_IDENT.match(name):
+        shown = repr(name) if any(ord(ch) < 32 or ord(ch) == 127 for ch in name) else f"'{name}'"
+        raise ValidationError(
+            f"{field}: {shown} is not a plain Snowflake identifier (a letter or '_', then "
+            "letters, digits, '_' or '$'). dbt refers to these objects unquoted, so a name "
+            "that needs quotes would name a different object there; choose a plain name "
+            "such as s3_access_logs_raw (case does not matter: it is stored upper-case)"
+        )
+    return name.upper()
 
 
 def quote_ident(name: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -189,16 +190,6 @@ def create_integration_sql(config: BootstrapConfig) -> str:
         f"  STORAGE_AWS_ROLE_ARN = {quote_literal(config.aws.role_arn)}\n"
         f"  STORAGE_ALLOWED_LOCATIONS = ({quote_literal(config.aws.stage_url)})\n"
         f"  COMMENT = {quote_literal(MARKER)}"
-    )
-
-
-def alter_integration_sql(config: BootstrapConfig) -> str:
-    # SET keeps the external id; re-creating the integration would mint a new one and break
-    # the role's trust policy.
-    return (
-        f"ALTER STORAGE INTEGRATION {quote_ident(config.snowflake.integration)} SET\n"
-        f"  STORAGE_AWS_ROLE_ARN = {quote_literal(config.aws.role_arn)}\n"
-        f"  STORAGE_ALLOWED_LOCATIONS = ({quote_literal(config.aws.stage_url)})"
     )
 
 
@@ -483,6 +474,140 @@ def drop_table_sql(sf: SnowflakeConfig) -> str:
     return f"DROP TABLE IF EXISTS {sf.qualified(sf.raw_table)}"
 
 
+# --- preflight, storage integration changes, grants, load history ------------------------
+
+EXISTING_LOCATIONS_PLACEHOLDER = "<every location STORAGE_ALLOWED_LOCATIONS lists now, in order>"
+LOAD_HISTORY_DAYS = 14  # how far back INFORMATION_SCHEMA.COPY_HISTORY reaches
+DBT_SCHEMA_PRIVILEGES = ("CREATE TABLE", "CREATE VIEW", "CREATE FUNCTION")
+
+
+def alter_integration_locations_sql(config: BootstrapConfig, locations: Sequence[str]) -> str:
+    """Allow `locations` (the existing ones, in order, then the stage URL).
+
+    SET replaces the whole list, so the statement carries every location already allowed:
+    other stages using the integration keep their access.
+    """
+    listed = ", ".join(quote_literal(location) for location in locations)
+    return (
+        f"ALTER STORAGE INTEGRATION {quote_ident(config.snowflake.integration)} SET\n"
+        f"  STORAGE_ALLOWED_LOCATIONS = ({listed})"
+    )
+
+
+def alter_integration_role_sql(config: BootstrapConfig) -> str:
+    # SET keeps the external id; re-creating the integration would mint a new one.
+    return (
+        f"ALTER STORAGE INTEGRATION {quote_ident(config.snowflake.integration)} SET\n"
+        f"  STORAGE_AWS_ROLE_ARN = {quote_literal(config.aws.role_arn)}"
+    )
+
+
+def session_context_sql() -> str:
+    return "SELECT CURRENT_REGION() AS region, CURRENT_ROLE() AS role"
+
+
+def roles_in_session_sql(roles: Sequence[str]) -> str:
+    """One row: r0, r1, ... TRUE where that role is in the session's active role hierarchy."""
+    checks = ", ".join(
+        f"IS_ROLE_IN_SESSION({quote_literal(role)}) AS r{i}" for i, role in enumerate(roles)
+    )
+    return f"SELECT {checks}"
+
+
+def show_grants_on_sql(sf: SnowflakeConfig, kind: str) -> str:
+    """SHOW GRANTS ON ACCOUNT, or on the configured DATABASE, SCHEMA or (raw) TABLE."""
+    target = {
+        "ACCOUNT": "",
+        "DATABASE": f" {quote_ident(sf.database)}",
+        "SCHEMA": f" {sf.schema_sql}",
+        "TABLE": f" {sf.qualified(sf.raw_table)}",
+    }[kind]
+    return f"SHOW GRANTS ON {kind}{target}"
+
+
+def show_grants_to_role_sql(role: str) -> str:
+    return f"SHOW GRANTS TO ROLE {quote_ident(role)}"
+
+
+def show_roles_sql(role: str) -> str:
+    # LIKE takes a pattern where '_' is a wildcard; callers filter the rows by exact name.
+    return f"SHOW ROLES LIKE {quote_literal(role)}"
+
+
+def schema_transient_sql(sf: SnowflakeConfig) -> str:
+    return (
+        f"SELECT is_transient FROM {quote_ident(sf.database)}.INFORMATION_SCHEMA.SCHEMATA "
+        f"WHERE schema_name = {quote_literal(sf.schema)}"
+    )
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One privilege the dbt role needs, as SHOW GRANTS TO ROLE lists it, and its GRANT."""
+
+    privilege: str
+    granted_on: str  # DATABASE | SCHEMA | TABLE
+    name: str  # DB, DB.SCHEMA or DB.SCHEMA.TABLE: plain identifiers, so never quoted
+    sql: str
+
+
+def dbt_grants(sf: SnowflakeConfig) -> list[Grant]:
+    """What dbt needs: read the raw table, build models and the UDTF in the same schema."""
+    if sf.dbt_role is None:
+        return []
+    role = quote_ident(sf.dbt_role)
+    schema = f"{sf.database}.{sf.schema}"
+    grants = [
+        Grant(
+            "USAGE",
+            "DATABASE",
+            sf.database,
+            f"GRANT USAGE ON DATABASE {quote_ident(sf.database)} TO ROLE {role}",
+        ),
+        Grant("USAGE", "SCHEMA", schema, f"GRANT USAGE ON SCHEMA {sf.schema_sql} TO ROLE {role}"),
+        Grant(
+            "SELECT",
+            "TABLE",
+            f"{schema}.{sf.raw_table}",
+            f"GRANT SELECT ON TABLE {sf.qualified(sf.raw_table)} TO ROLE {role}",
+        ),
+    ]
+    grants += [
+        Grant(p, "SCHEMA", schema, f"GRANT {p} ON SCHEMA {sf.schema_sql} TO ROLE {role}")
+        for p in DBT_SCHEMA_PRIVILEGES
+    ]
+    return grants
+
+
+def missing_grants(sf: SnowflakeConfig, rows: Sequence[dict[str, Any]]) -> list[Grant]:
+    """The dbt grants not in `rows` (SHOW GRANTS TO ROLE); OWNERSHIP of an object covers it."""
+    held = {
+        (str(r.get("privilege", "")).upper(), str(r.get("granted_on", "")).upper(), r.get("name"))
+        for r in rows
+    }
+    return [
+        g
+        for g in dbt_grants(sf)
+        if (g.privilege, g.granted_on, g.name) not in held
+        and ("OWNERSHIP", g.granted_on, g.name) not in held
+    ]
+
+
+def load_errors_sql(sf: SnowflakeConfig) -> str:
+    """Files loaded into the raw table in the last 14 days that did not load cleanly."""
+    # Plain identifiers (decision: one identifier rule), so the unquoted name inside the
+    # string resolves to exactly the objects apply created.
+    table = f"{sf.database}.{sf.schema}.{sf.raw_table}"
+    return (
+        "SELECT file_name, status, first_error_message, error_count, row_count, last_load_time\n"
+        f"FROM TABLE({quote_ident(sf.database)}.INFORMATION_SCHEMA.COPY_HISTORY(\n"
+        f"  TABLE_NAME => {quote_literal(table)},\n"
+        f"  START_TIME => DATEADD(day, -{LOAD_HISTORY_DAYS}, CURRENT_TIMESTAMP())))\n"
+        "WHERE UPPER(status) NOT IN ('LOADED', 'LOAD IN PROGRESS')\n"
+        "ORDER BY last_load_time DESC"
+    )
+
+
 # --- the plan ------------------------------------------------------------------------------
 
 
@@ -528,10 +653,23 @@ def build_plan(config: BootstrapConfig) -> list[Action]:
         ),
         Action(
             "snowflake",
-            "Update the integration in place (keeps its external id)",
-            alter_integration_sql(config),
+            "Add the stage URL to the integration's allowed locations (every location already "
+            "allowed is kept; the external id is kept)",
+            alter_integration_locations_sql(
+                config, [EXISTING_LOCATIONS_PLACEHOLDER, aws.stage_url]
+            ),
             "sql",
-            "the integration exists with another role ARN or location",
+            "the integration exists and does not allow the stage URL yet (apply refuses instead "
+            "if STORAGE_BLOCKED_LOCATIONS covers it)",
+        ),
+        Action(
+            "snowflake",
+            "Point the integration at the configured IAM role (stages using the old role lose "
+            "access)",
+            alter_integration_role_sql(config),
+            "sql",
+            "the integration trusts another role and snowflake.repoint_integration_role = true "
+            "(otherwise apply refuses)",
         ),
         Action(
             "snowflake",
@@ -578,6 +716,16 @@ def build_plan(config: BootstrapConfig) -> list[Action]:
     actions += _adoption_actions(sf)
     actions += [
         Action("snowflake", "Create the raw landing table", create_table_sql(sf), "sql"),
+        *(
+            Action(
+                "snowflake",
+                f"Grant the dbt role {g.privilege} on the {g.granted_on.lower()} {g.name}",
+                g.sql,
+                "sql",
+                f"SHOW GRANTS TO ROLE {quote_ident(sf.dbt_role or '')} does not list it",
+            )
+            for g in dbt_grants(sf)
+        ),
         Action("snowflake", "Create the auto-ingest pipe", create_pipe_sql(sf), "sql"),
         Action(
             "snowflake",

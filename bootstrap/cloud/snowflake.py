@@ -11,7 +11,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -284,18 +284,30 @@ class SnowflakeSide:
     # --- ensure (apply) --------------------------------------------------------------------
 
     def ensure_integration(self) -> str:
+        """Create the integration, or widen an existing one without taking anything away.
+
+        ALTER ... SET STORAGE_ALLOWED_LOCATIONS replaces the whole list, so the stage URL is
+        added to the locations already allowed (kept, in order). The role ARN is changed only
+        when snowflake.repoint_integration_role says so: other stages may read through it.
+        """
         if self.integration() is None:
             self.run(plan.create_integration_sql(self.config))
             return "created"
         props = self.integration_properties()
-        locations = {s.strip() for s in props.get("STORAGE_ALLOWED_LOCATIONS", "").split(",")}
-        if (
-            props.get("STORAGE_AWS_ROLE_ARN") == self.config.aws.role_arn
-            and self.config.aws.stage_url in locations
-        ):
-            return "unchanged"
-        self.run(plan.alter_integration_sql(self.config))
-        return "updated"
+        problems = integration_problems(self.config, props)
+        if problems:  # preflight reported these already; this guards direct callers
+            raise SnowflakeSetupError("; ".join(problems))
+        url, role_arn = self.config.aws.stage_url, self.config.aws.role_arn
+        changes = []
+        locations = parse_locations(props.get("STORAGE_ALLOWED_LOCATIONS", ""))
+        if not any(location_covers(location, url) for location in locations):
+            self.run(plan.alter_integration_locations_sql(self.config, [*locations, url]))
+            changes.append(f"allowed {url} (kept the {len(locations)} location(s) it allowed)")
+        current_role = props.get("STORAGE_AWS_ROLE_ARN", "")
+        if current_role != role_arn:
+            self.run(plan.alter_integration_role_sql(self.config))
+            changes.append(f"repointed from {current_role} to {role_arn}")
+        return "updated: " + "; ".join(changes) if changes else "unchanged"
 
     def ensure_file_format(self) -> str:
         row = self.file_format()
@@ -615,6 +627,73 @@ class SnowflakeSide:
         """COPY the named stage-relative files with the pipe's SELECT; one row per file."""
         return self.run(plan.copy_files_sql(self.sf, names))
 
+    # --- preflight, grants, load history --------------------------------------------------
+
+    def session_context(self) -> dict[str, Any]:
+        """CURRENT_REGION() (e.g. AWS_US_EAST_1) and CURRENT_ROLE() of this session."""
+        rows = self.run(plan.session_context_sql())
+        return rows[0] if rows else {}
+
+    def roles_in_session(self, roles: Sequence[str]) -> set[str]:
+        """The roles among `roles` that the session's active (primary or secondary) roles
+        inherit, by IS_ROLE_IN_SESSION."""
+        roles = list(dict.fromkeys(roles))
+        if not roles:
+            return set()
+        row = self.run(plan.roles_in_session_sql(roles))[0]
+        return {role for i, role in enumerate(roles) if truthy(row.get(f"r{i}"))}
+
+    def role_hierarchy(self, role: str) -> set[str]:
+        """`role` and every role it inherits (roles granted to it, transitively)."""
+        seen, todo = set(), [role]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            todo += [
+                str(r.get("name"))
+                for r in self.grants_to_role(current)
+                if str(r.get("granted_on", "")).upper() == "ROLE"
+                and str(r.get("privilege", "")).upper() == "USAGE"
+            ]
+        return seen
+
+    def grants_on(self, kind: str) -> list[dict[str, Any]]:
+        """SHOW GRANTS ON ACCOUNT / the configured DATABASE, SCHEMA or raw TABLE."""
+        return self.run(plan.show_grants_on_sql(self.sf, kind))
+
+    def grants_to_role(self, role: str) -> list[dict[str, Any]]:
+        return self.run(plan.show_grants_to_role_sql(role))
+
+    def role_exists(self, role: str) -> bool:
+        return self._show(plan.show_roles_sql(role), role) is not None
+
+    def schema_is_transient(self) -> bool | None:
+        """None when the schema does not exist (or the session's roles cannot see it)."""
+        rows = self.run(plan.schema_transient_sql(self.sf))
+        if not rows:
+            return None
+        return truthy(rows[0].get("is_transient"))
+
+    def missing_dbt_grants(self) -> list[plan.Grant]:
+        if self.sf.dbt_role is None:
+            return []
+        return plan.missing_grants(self.sf, self.grants_to_role(self.sf.dbt_role))
+
+    def ensure_dbt_grants(self) -> str:
+        """Grant the dbt role only what SHOW GRANTS TO ROLE does not list yet."""
+        missing = self.missing_dbt_grants()
+        for grant in missing:
+            self.run(grant.sql)
+        if not missing:
+            return "unchanged"
+        return "created: " + ", ".join(f"{g.privilege} on {g.name}" for g in missing)
+
+    def load_errors(self) -> list[dict[str, Any]]:
+        """Files loaded into the raw table in the last 14 days whose status is not Loaded."""
+        return self.run(plan.load_errors_sql(self.sf))
+
     # --- destroy ---------------------------------------------------------------------------
 
     def drop_if_ours(self, kind: str, row: dict[str, Any] | None, sql: str) -> str:
@@ -624,3 +703,51 @@ class SnowflakeSide:
             return f"kept: {kind} has no '{MARKER}' comment, so apply did not create it"
         self.run(sql)
         return "removed"
+
+
+# --- storage integration rules (pure) -------------------------------------------------------
+
+
+def parse_locations(value: str) -> list[str]:
+    """DESC INTEGRATION lists STORAGE_ALLOWED/BLOCKED_LOCATIONS comma-separated."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def location_covers(location: str, url: str) -> bool:
+    """True if an allowed (or blocked) `location` includes every object under `url`."""
+    if location == "*":
+        return True
+    return url == location or url.startswith(location.rstrip("/") + "/")
+
+
+def integration_problems(config: BootstrapConfig, props: Mapping[str, str]) -> list[str]:
+    """Why apply must not use this existing integration as configured, each with its fix."""
+    name, url = config.snowflake.integration, config.aws.stage_url
+    problems = []
+    blocked = [
+        b
+        for b in parse_locations(props.get("STORAGE_BLOCKED_LOCATIONS", ""))
+        if location_covers(b, url)
+    ]
+    if blocked:
+        problems.append(
+            f"storage integration {name} blocks {', '.join(blocked)}, which covers the stage "
+            f"URL {url}; remove that entry from its STORAGE_BLOCKED_LOCATIONS, or set "
+            "snowflake.integration to another integration"
+        )
+    current = props.get("STORAGE_AWS_ROLE_ARN", "")
+    if current != config.aws.role_arn and not config.snowflake.repoint_integration_role:
+        problems.append(
+            f"storage integration {name} trusts the IAM role {current}, not "
+            f"{config.aws.role_arn}; repointing it would cut off every other stage that reads "
+            "through it. Set snowflake.integration to a new integration for these logs, or, if "
+            "nothing else uses it, set [snowflake] repoint_integration_role = true"
+        )
+    return problems
+
+
+def truthy(value: Any) -> bool:
+    """Snowflake booleans as the connector or SHOW output give them (bool, 'true', 'YES')."""
+    if isinstance(value, str):
+        return value.strip().upper() in ("TRUE", "YES", "Y", "T", "1")
+    return bool(value)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from bootstrap.cloud import plan
 from bootstrap.cloud.aws import AwsSide, as_document, notification_covers, same_document
-from bootstrap.cloud.snowflake import SnowflakeSide
+from bootstrap.cloud.snowflake import SnowflakeSide, location_covers, parse_locations
 
+LOAD_ERRORS_SHOWN = 5  # file names a failed load-history check lists
 APPLY = "run `s3logs bootstrap apply` (it only changes what is missing or wrong)"
 
 
@@ -45,8 +46,14 @@ def verify(aws: AwsSide, sf: SnowflakeSide) -> list[Check]:
         props = sf.integration_properties()
         role = props.get("STORAGE_AWS_ROLE_ARN")
         if role != cfg_aws.role_arn:
-            raise _Failed(f"STORAGE_AWS_ROLE_ARN is {role}, expected {cfg_aws.role_arn}")
-        if cfg_aws.stage_url not in props.get("STORAGE_ALLOWED_LOCATIONS", ""):
+            raise _Failed(
+                f"STORAGE_AWS_ROLE_ARN is {role}, expected {cfg_aws.role_arn}",
+                "if nothing else reads through this integration, set [snowflake] "
+                "repoint_integration_role = true and run `s3logs bootstrap apply`; otherwise "
+                "set snowflake.integration to a new integration",
+            )
+        allowed = parse_locations(props.get("STORAGE_ALLOWED_LOCATIONS", ""))
+        if not any(location_covers(location, cfg_aws.stage_url) for location in allowed):
             raise _Failed(f"STORAGE_ALLOWED_LOCATIONS does not include {cfg_aws.stage_url}")
         return f"role {role}, location {cfg_aws.stage_url}"
 
@@ -111,6 +118,40 @@ def verify(aws: AwsSide, sf: SnowflakeSide) -> list[Check]:
             raise _Failed(f"pipe reports an error: {error}", "fix the cause, then re-run verify")
         return f"RUNNING, {status.get('pendingFileCount', 0)} pending file(s)"
 
+    def dbt_role_grants() -> str:
+        if cfg_sf.dbt_role is None:
+            return "skipped: no snowflake.dbt_role is set"
+        missing = sf.missing_dbt_grants()
+        if missing:
+            raise _Failed(
+                f"the dbt role {cfg_sf.dbt_role} lacks "
+                + ", ".join(f"{g.privilege} on {g.name}" for g in missing),
+                "run `s3logs bootstrap apply`, or: " + "; ".join(g.sql for g in missing),
+            )
+        return f"{cfg_sf.dbt_role} has " + ", ".join(
+            sorted({g.privilege for g in plan.dbt_grants(cfg_sf)})
+        )
+
+    def files_loaded() -> str:
+        failed = sf.load_errors()
+        if not failed:
+            return f"no skipped or partly loaded file in the last {plan.LOAD_HISTORY_DAYS} days"
+        shown = ", ".join(str(r.get("file_name")) for r in failed[:LOAD_ERRORS_SHOWN])
+        more = (
+            f" and {len(failed) - LOAD_ERRORS_SHOWN} more"
+            if len(failed) > LOAD_ERRORS_SHOWN
+            else ""
+        )
+        first = failed[0]
+        raise _Failed(
+            f"{len(failed)} file(s) not fully loaded in the last {plan.LOAD_HISTORY_DAYS} days "
+            f"({shown}{more}); latest: {first.get('status')}, {first.get('error_count') or 0} "
+            f"error row(s), first error: {first.get('first_error_message')}",
+            "fix each object (or what made it unreadable), then copy it to its key again so "
+            "S3 notifies the pipe, or load it with `s3logs bootstrap backfill`; the full list: "
+            + plan.load_errors_sql(cfg_sf).replace("\n", " "),
+        )
+
     def notification_wired() -> str:
         queue_arn = sf.queue_arn()
         ours = plan.queue_configuration(config, queue_arn)
@@ -155,6 +196,8 @@ def verify(aws: AwsSide, sf: SnowflakeSide) -> list[Check]:
     check("stage lists files", stage_lists)
     check("raw landing table", raw_table)
     check("pipe running with no errors", pipe_running)
+    check("pipe loaded every file (load history)", files_loaded)
+    check("dbt role can read the raw table and build models", dbt_role_grants)
     check("bucket notification points to the pipe's queue", notification_wired)
     if cfg_aws.source_buckets:
         check("log bucket policy allows log delivery", delivery_policy)

@@ -197,6 +197,20 @@ def _format_options(text: str) -> dict[str, str]:
     return options
 
 
+def _grant_row(privilege: str, granted_on: str, name: str, grantee: str) -> dict[str, Any]:
+    """A row of SHOW GRANTS ON <object> / TO ROLE <role>, in the columns Snowflake documents."""
+    return {
+        "created_on": "2026-01-01 00:00:00.000 -0800",
+        "privilege": privilege,
+        "granted_on": granted_on,
+        "name": name,
+        "granted_to": "ROLE",
+        "grantee_name": grantee,
+        "grant_option": "false",
+        "granted_by": "SECURITYADMIN",
+    }
+
+
 class RecordingSnowflake:
     """Answers the statements fakesnow cannot run, in the shapes Snowflake documents.
 
@@ -206,7 +220,13 @@ class RecordingSnowflake:
     many LISTs fail with an IAM-propagation error first), `pending_files` (quickstart pipe drain),
     `pipe_error`, `account_timezone` (SHOW PARAMETERS) and `copy_failures` (name -> first error
     of a file COPY skips). It keeps `refreshes` (MODIFIED_AFTER of each REFRESH, or None) and
-    `copies` (the FILES list of each COPY).
+    `copies` (the FILES list of each COPY). For preflight and grants: `region`
+    (CURRENT_REGION()), `current_role` and `secondary_roles` (the session), `roles` and
+    `role_grants` (SHOW ROLES, SHOW GRANTS TO ROLE, GRANT ... TO ROLE), `account_grants` and
+    `object_grants` (SHOW GRANTS ON; every database, schema and table is owned by `owner_role`
+    unless `object_grants` says otherwise), `transient_schemas` and `absent_schemas`
+    (INFORMATION_SCHEMA.SCHEMATA), and `copy_history` (INFORMATION_SCHEMA.COPY_HISTORY rows by
+    'DB.SCHEMA.TABLE').
     """
 
     def __init__(
@@ -230,6 +250,26 @@ class RecordingSnowflake:
         self.copy_failures: dict[str, str] = {}
         self.refreshes: list[str | None] = []
         self.copies: list[list[str]] = []
+        self.region = "AWS_US_EAST_1"
+        self.current_role = "ACCOUNTADMIN"
+        self.secondary_roles: set[str] = set()
+        self.roles = {"ACCOUNTADMIN", "SYSADMIN", "SECURITYADMIN", "USERADMIN", "PUBLIC"}
+        # Snowflake's system role hierarchy: ACCOUNTADMIN inherits SYSADMIN and SECURITYADMIN,
+        # SECURITYADMIN inherits USERADMIN.
+        self.role_grants: dict[str, list[dict[str, Any]]] = {
+            "ACCOUNTADMIN": [_grant_row("USAGE", "ROLE", "SYSADMIN", "ACCOUNTADMIN")]
+            + [_grant_row("USAGE", "ROLE", "SECURITYADMIN", "ACCOUNTADMIN")],
+            "SECURITYADMIN": [_grant_row("USAGE", "ROLE", "USERADMIN", "SECURITYADMIN")],
+        }
+        self.account_grants: list[dict[str, Any]] = [
+            _grant_row("MANAGE GRANTS", "ACCOUNT", "XY12345", "SECURITYADMIN"),
+            _grant_row("CREATE DATABASE", "ACCOUNT", "XY12345", "SYSADMIN"),
+        ]
+        self.owner_role = "SYSADMIN"
+        self.object_grants: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.transient_schemas: set[tuple[str, str]] = set()
+        self.absent_schemas: set[tuple[str, str]] = set()
+        self.copy_history: dict[str, list[dict[str, Any]]] = {}
 
     # quickstart objects as the quickstart's unquoted SQL would have stored them
     def add_quickstart(self, database: str, schema: str) -> None:
@@ -298,6 +338,39 @@ class RecordingSnowflake:
                 rf"ALTER STORAGE INTEGRATION {_QI} SET STORAGE_AWS_ROLE_ARN = {_LIT} "
                 rf"STORAGE_ALLOWED_LOCATIONS = \({_LIT}\)$",
                 self._alter_integration,
+            ),
+            (
+                rf"ALTER STORAGE INTEGRATION {_QI} SET STORAGE_ALLOWED_LOCATIONS = "
+                rf"\(((?:{_LIT}(?:, )?)+)\)$",
+                self._alter_locations,
+            ),
+            (
+                rf"ALTER STORAGE INTEGRATION {_QI} SET STORAGE_AWS_ROLE_ARN = {_LIT}$",
+                self._alter_role,
+            ),
+            (r"SELECT CURRENT_REGION\(\) AS region, CURRENT_ROLE\(\) AS role$", self._context),
+            (r"SELECT ((?:IS_ROLE_IN_SESSION\('[^']*'\) AS r\d+(?:, )?)+)$", self._in_session),
+            (r"SHOW GRANTS ON ACCOUNT$", lambda: [dict(r) for r in self.account_grants]),
+            (rf"SHOW GRANTS ON (DATABASE|SCHEMA|TABLE) ((?:{_QI}\.?)+)$", self._grants_on),
+            (rf"SHOW GRANTS TO ROLE {_QI}$", self._grants_to),
+            (rf"SHOW ROLES LIKE {_LIT}$", self._show_roles),
+            (
+                rf"GRANT ([A-Z ]+) ON (DATABASE|SCHEMA|TABLE) ((?:{_QI}\.?)+) TO ROLE {_QI}$",
+                self._grant,
+            ),
+            (
+                rf"SELECT is_transient FROM {_QI}\.INFORMATION_SCHEMA\.SCHEMATA "
+                rf"WHERE schema_name = {_LIT}$",
+                self._schemata,
+            ),
+            (
+                r"SELECT file_name, status, first_error_message, error_count, row_count, "
+                rf"last_load_time FROM TABLE\({_QI}\.INFORMATION_SCHEMA\.COPY_HISTORY\( "
+                rf"TABLE_NAME => {_LIT}, "
+                r"START_TIME => DATEADD\(day, -14, CURRENT_TIMESTAMP\(\)\)\)\) "
+                r"WHERE UPPER\(status\) NOT IN \('LOADED', 'LOAD IN PROGRESS'\) "
+                r"ORDER BY last_load_time DESC$",
+                self._copy_history,
             ),
             (rf"DESC INTEGRATION {_QI}$", self._desc_integration),
             (rf"DROP STORAGE INTEGRATION IF EXISTS {_QI}$", self._drop_integration),
@@ -378,6 +451,79 @@ class RecordingSnowflake:
         props["STORAGE_AWS_ROLE_ARN"] = _lit(role)
         props["STORAGE_ALLOWED_LOCATIONS"] = _lit(location)
         return [{"status": "Statement executed successfully."}]
+
+    def _alter_locations(self, name: str, listed: str, _last: str) -> list:
+        locations = [_lit(m.group(1)) for m in re.finditer(_LIT, listed)]
+        self._integration(name)["STORAGE_ALLOWED_LOCATIONS"] = ",".join(locations)
+        return [{"status": "Statement executed successfully."}]
+
+    def _alter_role(self, name: str, role: str) -> list:
+        self._integration(name)["STORAGE_AWS_ROLE_ARN"] = _lit(role)
+        return [{"status": "Statement executed successfully."}]
+
+    def _hierarchy(self, role: str) -> set[str]:
+        seen, todo = set(), [role]
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo += [
+                    r["name"]
+                    for r in self.role_grants.get(current, [])
+                    if r["granted_on"] == "ROLE"
+                ]
+        return seen
+
+    def _context(self) -> list[dict[str, Any]]:
+        return [{"region": self.region, "role": self.current_role}]
+
+    def _in_session(self, checks: str) -> list[dict[str, Any]]:
+        active = set().union(
+            *(self._hierarchy(r) for r in {self.current_role, *self.secondary_roles})
+        )
+        pairs = re.findall(r"IS_ROLE_IN_SESSION\('([^']*)'\) AS (r\d+)", checks)
+        return [{alias.lower(): role in active for role, alias in pairs}]
+
+    def _grants_on(self, kind: str, qualified: str, _last: str) -> list[dict[str, Any]]:
+        name = ".".join(_ident(part) for part in re.findall(_QI, qualified))
+        rows = self.object_grants.get((kind.upper(), name))
+        if rows is None:
+            rows = [_grant_row("OWNERSHIP", kind.upper(), name, self.owner_role)]
+        return [dict(r) for r in rows]
+
+    def _grants_to(self, role: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.role_grants.get(_ident(role), [])]
+
+    def _show_roles(self, pattern: str) -> list[dict[str, Any]]:
+        regex = "".join(
+            "." if ch == "_" else ".*" if ch == "%" else re.escape(ch) for ch in _lit(pattern)
+        )
+        return [
+            {"created_on": "2026-01-01 00:00:00.000 -0800", "name": role, "owner": "USERADMIN"}
+            for role in sorted(self.roles)
+            if re.fullmatch(regex, role, re.IGNORECASE)
+        ]
+
+    def _grant(self, privilege: str, kind: str, qualified: str, _last: str, role: str) -> list:
+        role = _ident(role)
+        if role not in self.roles:
+            raise StatementError("", f"SQL compilation error: Role '{role}' does not exist.")
+        name = ".".join(_ident(part) for part in re.findall(_QI, qualified))
+        row = _grant_row(privilege, kind.upper(), name, role)
+        if row not in self.role_grants.setdefault(role, []):
+            self.role_grants[role].append(row)
+        return [{"status": "Statement executed successfully."}]
+
+    def _schemata(self, db: str, schema: str) -> list[dict[str, Any]]:
+        key = (_ident(db), _lit(schema))
+        if key in self.absent_schemas:
+            return []
+        return [{"is_transient": "YES" if key in self.transient_schemas else "NO"}]
+
+    def _copy_history(self, db: str, table: str) -> list[dict[str, Any]]:
+        rows = self.copy_history.get(_lit(table), [])
+        failed = [r for r in rows if r["status"].upper() not in ("LOADED", "LOAD IN PROGRESS")]
+        return sorted(failed, key=lambda r: r["last_load_time"], reverse=True)
 
     def _integration(self, name: str) -> dict[str, str]:
         name = _ident(name)
@@ -613,7 +759,9 @@ class RecordingSnowflake:
 _DOUBLE_ONLY = re.compile(
     r"^\s*(?:(?:CREATE|ALTER|DROP|SHOW|DESC)\s+(?:STORAGE\s+INTEGRATION|INTEGRATIONS?|STAGES?|"
     r"PIPES?|TASKS?|STREAMS?|FILE\s+FORMATS?|PARAMETERS)\b|LIST\s+@|ALTER\s+SESSION\b|"
-    r"COPY\s+INTO\b|SELECT\s+SYSTEM\$PIPE_STATUS)",
+    r"COPY\s+INTO\b|SELECT\s+SYSTEM\$PIPE_STATUS"
+    r"|SHOW\s+(?:GRANTS|ROLES)\b|GRANT\s|SELECT\s+(?:CURRENT_REGION|IS_ROLE_IN_SESSION)\("
+    r"|SELECT\s+is_transient\b|SELECT\s+file_name,\s+status\b)",
     re.IGNORECASE,
 )
 

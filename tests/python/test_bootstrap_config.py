@@ -72,7 +72,7 @@ def test_prefixes_that_would_widen_or_confuse_the_policy_are_rejected(prefix: st
         ({"aws": {"bucket": "typo"}}, "unknown setting"),
         ({"snowflake": {"schema": ""}}, "snowflake.schema"),
         ({"snowflake": {"pipe": "s3_access_logs_pipe"}}, "must differ"),
-        ({"snowflake": {"stage": "bad\nname"}}, "control characters"),
+        ({"snowflake": {"stage": "bad\nname"}}, "snowflake.stage"),
         # a trailing newline must not slip through into ARNs and policy JSON
         ({"aws": {"log_bucket": "corp-access-logs\n"}}, "aws.log_bucket"),
         ({"aws": {"account_id": "123456789012\n"}}, "aws.account_id"),
@@ -83,6 +83,87 @@ def test_prefixes_that_would_widen_or_confuse_the_policy_are_rejected(prefix: st
 def test_invalid_settings_name_the_setting(override: dict, field: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(field)):
         make_config(base_config(**override))
+
+
+SNOWFLAKE_NAME_FIELDS = [
+    "database",
+    "schema",
+    "integration",
+    "file_format",
+    "stage",
+    "raw_table",
+    "pipe",
+    "dbt_role",
+]
+NAMES_NEEDING_QUOTES = [
+    "int'; DROP DATABASE prod; --",
+    'fmt"x',
+    "st'age\\",
+    'raw "landing"',
+    "my table",
+    "db.schema",
+    "1st_table",
+    "naïve",
+    "a" * 256,
+]
+
+
+@pytest.mark.parametrize("field", SNOWFLAKE_NAME_FIELDS)
+@pytest.mark.parametrize("name", NAMES_NEEDING_QUOTES)
+def test_snowflake_names_that_need_quotes_are_refused_at_config_load(field: str, name: str) -> None:
+    # One identifier rule: dbt writes these names unquoted, so a name that needs quotes would
+    # name another object there. It is refused before anything runs, naming the setting.
+    with pytest.raises(ValidationError, match=rf"snowflake\.{field}: .*(plain|255)"):
+        make_config(base_config(snowflake={field: name}))
+
+
+@pytest.mark.parametrize("field", ["staging_table", "pipe", "stream", "task"])
+def test_quickstart_names_follow_the_same_rule(field: str) -> None:
+    data = base_config()
+    data["snowflake"]["quickstart"] = {field: "quick start"}
+    with pytest.raises(ValidationError, match=rf"snowflake\.quickstart\.{field}: .*plain"):
+        make_config(data)
+
+
+def test_plain_names_of_any_case_resolve_to_upper_case() -> None:
+    config = make_config(
+        base_config(
+            snowflake={
+                "database": "security",
+                "schema": "S3Logs",
+                "raw_table": "Raw_Logs$1",
+                "dbt_role": "transformer",
+            }
+        )
+    )
+
+    sf = config.snowflake
+    assert (sf.database, sf.schema, sf.raw_table, sf.dbt_role) == (
+        "SECURITY",
+        "S3LOGS",
+        "RAW_LOGS$1",
+        "TRANSFORMER",
+    )
+    assert sf.qualified(sf.raw_table) == '"SECURITY"."S3LOGS"."RAW_LOGS$1"'
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"repoint_integration_role": "yes"}, "snowflake.repoint_integration_role"),
+        ({"dbt_role": 7}, "snowflake.dbt_role"),
+    ],
+)
+def test_new_snowflake_settings_are_validated(override: dict, field: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(field)):
+        make_config(base_config(snowflake=override))
+
+
+def test_new_snowflake_settings_default_to_doing_nothing_extra() -> None:
+    sf = make_config(base_config()).snowflake
+
+    assert sf.dbt_role is None
+    assert sf.repoint_integration_role is False
 
 
 def test_config_that_is_not_utf8_or_a_file_gets_a_message(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ IAM-propagation retry and the connection from environment variables."""
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from bootstrap_fixtures import (
 )
 
 from bootstrap.cloud import plan
+from bootstrap.cloud.config import MARKER
+from bootstrap.cloud.destroy import destroy
 from bootstrap.cloud.snowflake import (
     ConnectorConnection,
     SnowflakeSetupError,
@@ -23,18 +26,11 @@ from bootstrap.cloud.snowflake import (
     connect_from_env,
     connection_kwargs_from_env,
 )
+from bootstrap.cloud.verify import verify
 
 pytest_plugins = ["bootstrap_fixtures"]
 
 _WRITES = re.compile(r"^\s*(CREATE|ALTER|DROP|DESC|LIST|UPDATE)\b", re.IGNORECASE)
-
-HOSTILE_NAMES = {
-    "integration": "int'; DROP DATABASE prod; --",
-    "file_format": 'fmt"x',
-    "stage": "st'age\\",
-    "raw_table": 'raw "landing"; DROP TABLE t; --',
-    "pipe": 'pi""pe',
-}
 
 
 def test_apply_runs_the_plans_sql_in_the_plans_order(deployment: Deployment) -> None:
@@ -51,26 +47,52 @@ def test_apply_runs_the_plans_sql_in_the_plans_order(deployment: Deployment) -> 
     assert executed == planned
 
 
-def test_hostile_names_are_quoted_and_reach_snowflake_intact(
+def test_names_of_any_case_reach_snowflake_as_their_upper_case_form_everywhere(
     moto: str, fakesnow_connection: Any, snowflake_double: RecordingSnowflake
 ) -> None:
-    dep = Deployment(moto, fakesnow_connection, snowflake_double, snowflake=HOSTILE_NAMES)
+    # Lower- and mixed-case plain names resolve as Snowflake resolves them unquoted (the way
+    # dbt writes them): every statement plan shows and apply, verify and destroy send must
+    # name "SECURITY_<id>"."S3LOGS", never the spelling of the config.
+    database = f"security_{uuid.uuid4().hex[:8]}"
+    names_given = {
+        "database": database,
+        "schema": "S3Logs",
+        "raw_table": "Raw_Access_Logs",
+        "pipe": "raw_pipe",
+        "dbt_role": "transformer",
+    }
+    snowflake_double.roles.add("TRANSFORMER")
+    dep = Deployment(moto, fakesnow_connection, snowflake_double, snowflake=names_given)
     dep.create_buckets()
+    planned = [a.body for a in plan.build_plan(dep.config) if a.language == "sql"]
 
     dep.apply()
+    applied = len(dep.connection.statements)
+    verify(dep.aws, dep.sf)
+    verified = len(dep.connection.statements)
+    destroy(dep.aws, dep.sf, dep.log.append)
+    sent = dep.connection.statements
 
-    sf = dep.config.snowflake
-    assert list(snowflake_double.integrations) == [HOSTILE_NAMES["integration"]]
-    assert [key[2] for key in snowflake_double.stages] == [HOSTILE_NAMES["stage"]]
-    assert [key[2] for key in snowflake_double.pipes] == [HOSTILE_NAMES["pipe"]]
-    # fakesnow ran the CREATE TABLE: the table exists under exactly the hostile name
-    assert dep.sf.table_columns(HOSTILE_NAMES["raw_table"])[0] == "RAW"
-    assert dep.sf.file_format()["name"] == HOSTILE_NAMES["file_format"]
-    assert sf.qualified(sf.raw_table).endswith('"raw ""landing""; DROP TABLE t; --"')
-    create_integration = plan.create_integration_sql(dep.config)
-    assert create_integration.startswith(
-        'CREATE STORAGE INTEGRATION IF NOT EXISTS "int\'; DROP DATABASE prod; --"'
-    )
+    schema = f'"{database.upper()}"."S3LOGS"'
+    for phase, statements in {
+        "plan": planned,
+        "apply": sent[:applied],
+        "verify": sent[applied:verified],
+        "destroy": sent[verified:],
+    }.items():
+        assert any(schema in s for s in statements), phase
+        for statement in statements:
+            text = statement.replace(MARKER, "")  # 'managed by s3logs bootstrap' is no name
+            for given in names_given.values():
+                bounded = rf"(?<![\w$]){re.escape(given)}(?![\w$])"
+                for found in re.findall(bounded, text, re.IGNORECASE):
+                    assert found == given.upper(), (phase, statement)
+    assert dep.sf.table_columns("RAW_ACCESS_LOGS")[0] == "RAW"
+    grants = snowflake_double.role_grants["TRANSFORMER"]
+    assert {(g["privilege"], g["name"]) for g in grants} >= {
+        ("USAGE", database.upper()),
+        ("SELECT", f"{database.upper()}.S3LOGS.RAW_ACCESS_LOGS"),
+    }
 
 
 def test_plain_names_are_stored_upper_case_like_unquoted_snowflake_identifiers() -> None:
@@ -202,8 +224,6 @@ def test_first_stage_access_does_not_retry_errors_that_are_not_iam_propagation()
 
 
 def test_verify_reports_a_paused_or_failing_pipe(deployment: Deployment) -> None:
-    from bootstrap.cloud.verify import verify
-
     deployment.apply()
     deployment.double.pipe_error = "Remote file was not found"
 
