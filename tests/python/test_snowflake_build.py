@@ -289,3 +289,33 @@ def test_profile_leaves_unset_settings_out_and_passes_the_key_passphrase() -> No
     assert with_key["private_key_passphrase"] == "s3cret"
     assert with_key["password"] is None
     assert with_key["role"] == "transformer"
+
+
+def test_bootstrap_and_dbt_name_the_same_objects(
+    tmp_path: Path, fakesnow_kwargs: dict[str, Any]
+) -> None:
+    """One naming rule: the raw table bootstrap creates is the source dbt reads, and the UDTF
+    dbt creates lives in the schema bootstrap set up, with lower- and mixed-case names."""
+    import tomllib
+
+    from bootstrap.cloud.config import parse_config
+
+    repo = Path(__file__).resolve().parents[2]
+    data = tomllib.loads((repo / "bootstrap.example.toml").read_text())
+    data["snowflake"].update(database=DATABASE, schema=SCHEMA)
+    sf = parse_config(data).snowflake
+    created = _resolved(sqlglot.to_table(sf.qualified(sf.raw_table), dialect="snowflake"))
+
+    project = _project(tmp_path / "project", fakesnow_kwargs, SCHEMA)
+    project.dbt("parse", "--target", "snowflake_fake")
+    manifest = json.loads((project.root / "target" / "manifest.json").read_text())
+    (source,) = manifest["sources"].values()
+    read = _resolved(sqlglot.to_table(source["relation_name"], dialect="snowflake"))
+    assert read == created == ("SECURITY", "S3LOGS", "S3_ACCESS_LOGS_RAW")
+    out = project.dbt(
+        "compile", "--target", "snowflake_fake", "--inline", "{{ create_parser_udtf() }}"
+    ).stdout
+    assert _udtf_name(out[out.index("Compiled inline node is:") :].split("\n", 1)[1])[:2] == (
+        "SECURITY",
+        "S3LOGS",
+    )
