@@ -74,6 +74,19 @@
     {{ return(adapter.dispatch('create_parser_udtf', 's3logs')()) }}
 {% endmacro %}
 
+{#-
+  The on-run-start hook: the UDTF for the commands that run models or unit tests only. dbt
+  runs on-run-start hooks for other commands too (`dbt source freshness`, `seed`, `snapshot`),
+  whose role need not be allowed to create functions, and which must not replace the function
+  under a build running at the same time.
+-#}
+{% macro s3logs_parser_udtf_hook() %}
+    {%- if flags.WHICH in ('build', 'run', 'test', 'retry') %}
+        {{ return(create_parser_udtf()) }}
+    {%- endif %}
+    {{ return('select 1 as parser_not_needed') }}
+{% endmacro %}
+
 {% macro default__create_parser_udtf() %}
     select 1 as parser_registered_by_plugin
 {% endmacro %}

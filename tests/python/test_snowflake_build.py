@@ -319,3 +319,68 @@ def test_bootstrap_and_dbt_name_the_same_objects(
         "SECURITY",
         "S3LOGS",
     )
+
+
+def test_unit_test_load_times_are_utc_instants(project: DbtProject) -> None:
+    # dbt casts each fixture value of a source to the source column's type, and the raw
+    # table's loaded_at is TIMESTAMP_LTZ on Snowflake: a value without an offset would be read
+    # in the session's time zone (America/Los_Angeles by default), which the staging SQL then
+    # converts to UTC, shifting every load time of the unit tests by hours. "TIMESTAMP_LTZ
+    # internally stores UTC values ... All operations are performed in the current session's
+    # time zone": https://docs.snowflake.com/sql-reference/data-types-datetime
+    project.dbt("parse", "--target", "snowflake_fake")
+    manifest = json.loads((project.root / "target" / "manifest.json").read_text())
+    given = [
+        row
+        for test in manifest["unit_tests"].values()
+        for fixture in test["given"]
+        if fixture["input"].startswith("source(")
+        for row in fixture["rows"]
+    ]
+    assert given
+    for row in given:
+        assert str(row["loaded_at"]).endswith("+00:00"), row
+
+
+def test_a_table_where_the_quickstart_view_goes_is_kept_and_the_build_stops(
+    project: DbtProject, fakesnow_kwargs: dict[str, Any]
+) -> None:
+    # The quickstart's own table of parsed logs is named s3_access_logs: a build before
+    # `s3logs bootstrap apply` adopted it would drop it to put the view there.
+    import snowflake.connector
+
+    schema = project.env["S3LOGS_FAKESNOW_SCHEMA"]
+    with snowflake.connector.connect(**fakesnow_kwargs, database=DATABASE, schema=schema) as con:
+        con.cursor().execute("create table s3_access_logs (bucketowner varchar, requestid varchar)")
+        con.cursor().execute("insert into s3_access_logs values ('o', 'r1'), ('o', 'r2')")
+    result = project.dbt(
+        "run", "--target", "snowflake_fake", "-s", "s3_access_logs_quickstart", check=False
+    )
+    assert result.returncode != 0
+    assert "s3_access_logs_quickstart_archive" in " ".join(result.stdout.split())
+    with snowflake.connector.connect(**fakesnow_kwargs, database=DATABASE, schema=schema) as con:
+        rows = con.cursor().execute("select count(*) from s3_access_logs").fetchall()
+    assert rows == [(2,)]
+
+
+def test_source_freshness_does_not_replace_the_udtf(
+    project: DbtProject, recorded: list[str]
+) -> None:
+    # on-run-start hooks run for `dbt source freshness` too, whose role may not create
+    # functions, and which must not replace the function under a build running meanwhile
+    project.dbt("source", "freshness", "--target", "snowflake_fake", check=False)
+    assert recorded, "freshness sent nothing: the test did not run"
+    assert not [sql for sql in recorded if _PYTHON_FUNCTION.match(sql)]
+
+
+def test_bootstrap_example_schema_is_the_one_dbt_uses_by_default() -> None:
+    # README: `s3logs bootstrap apply` with the example config, then
+    # `S3LOGS_TARGET=snowflake dbt build` with SNOWFLAKE_SCHEMA unset must meet at one schema
+    import tomllib
+
+    from bootstrap.cloud.config import parse_config
+
+    repo = Path(__file__).resolve().parents[2]
+    example = parse_config(tomllib.loads((repo / "bootstrap.example.toml").read_text()))
+    profile = _snowflake_credentials({"SNOWFLAKE_PASSWORD": "pw"})
+    assert profile["schema"].upper() == example.snowflake.schema
