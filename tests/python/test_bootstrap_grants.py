@@ -112,6 +112,8 @@ def test_verify_checks_the_dbt_roles_grants_and_gives_the_grant(with_dbt_role: D
     assert not check.ok
     assert check.detail == (
         f"the dbt role TRANSFORMER lacks CREATE FUNCTION on {dep.config.snowflake.database}.LOGS"
+        " (read: the grants to TRANSFORMER; it inherits no role); grants to PUBLIC, and "
+        "database roles, are not counted"
     )
     assert check.fix.endswith(_expected(dep)[5])
 
