@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from bootstrap.cloud import preflight
 from bootstrap.cloud.aws import AwsSide
@@ -16,6 +17,21 @@ from bootstrap.cloud.config import BootstrapConfig
 from bootstrap.cloud.snowflake import SnowflakeSide
 
 Report = Callable[[str], None]
+
+# What ALTER PIPE ... REFRESH reaches back: files staged within the previous 7 days.
+REFRESH_WINDOW = timedelta(days=7)
+
+
+def refresh_modified_after(high_water: datetime | None, now: datetime) -> datetime | None:
+    """MODIFIED_AFTER for the refresh: the high water, only while it is inside the window.
+
+    An older high water is before every file the refresh reaches (files staged within the last
+    7 days), so a plain REFRESH already queues only files after it; the pipe's own load history
+    covers what the pipe loaded.
+    """
+    if high_water is None or high_water <= now.astimezone(timezone.utc) - REFRESH_WINDOW:
+        return None
+    return high_water
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,7 @@ def apply(
     report: Report = print,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    now: datetime | None = None,
 ) -> list[StepResult]:
     results: list[StepResult] = []
 
@@ -96,19 +113,28 @@ def apply(
     # Every run, not only the one that created the pipe: a run that failed after creating it
     # must still queue what is already in the bucket. The pipe's load history makes the refresh
     # skip files it loaded; rows it cannot know of (adopted from the quickstart, or loaded by a
-    # pipe since replaced) set MODIFIED_AFTER, since a file is modified before it is loaded.
-    earlier, high_water = sf.earlier_rows()
-    sent = sf.refresh_pipe(high_water)
+    # pipe since replaced) set MODIFIED_AFTER while their high water is within the window.
+    earlier = sf.earlier_rows()
+    high_water = earlier.high_water
+    after = refresh_modified_after(high_water, now or datetime.now(timezone.utc))
+    sent = sf.refresh_pipe(after.isoformat() if after else None)
+    if after is not None:
+        note = (
+            f"; only files modified after {after.isoformat()}, the high water of the "
+            f"{earlier.count} row(s) loaded before the pipe existed"
+        )
+    elif high_water is not None:
+        note = (
+            f"; the {earlier.count} row(s) loaded before the pipe existed end at "
+            f"{high_water.isoformat()}, more than 7 days ago, so every file the refresh reaches "
+            "is newer (no MODIFIED_AFTER)"
+        )
+    else:
+        note = ""
     step(
         "snowflake",
         "pipe refresh for files of the last 7 days already in the bucket",
-        f"sent {sent} file(s) to the pipe (files it already loaded are skipped)"
-        + (
-            f"; only files modified after {high_water}, the latest of the {earlier} row(s) "
-            "loaded before the pipe existed"
-            if high_water
-            else ""
-        ),
+        f"sent {sent} file(s) to the pipe (files it already loaded are skipped){note}",
     )
     report(
         "  files modified more than 7 days ago are not refreshed; load them with "

@@ -21,7 +21,7 @@ NOTIFICATION_KINDS = (
     "QueueConfigurations",
     "LambdaFunctionConfigurations",
 )
-_DESTINATION_KEYS = {
+DESTINATION_KEYS = {
     "TopicConfigurations": "TopicArn",
     "QueueConfigurations": "QueueArn",
     "LambdaFunctionConfigurations": "LambdaFunctionArn",
@@ -302,14 +302,14 @@ def merge_notification(
         return None, "unchanged"
     for kind in NOTIFICATION_KINDS:
         for entry in existing.get(kind, []):
-            if entry.get("Id") == ours["Id"] or not _overlaps(entry, ours):
+            if entry.get("Id") == ours["Id"] or not overlaps(entry, ours):
                 continue
             same_queue = kind == "QueueConfigurations" and entry.get("QueueArn") == ours["QueueArn"]
             if same_queue and notification_covers(entry, ours):
                 return None, f"unchanged: notification {entry.get('Id')!r} already does this"
             raise AwsError(
                 f"the log bucket's notification {entry.get('Id')!r} already sends overlapping "
-                f"events to {entry.get(_DESTINATION_KEYS[kind])}; S3 allows one destination per "
+                f"events to {entry.get(DESTINATION_KEYS[kind])}; S3 allows one destination per "
                 "event type and prefix. Narrow its prefix, or fan out through SNS, then re-run."
             )
     merged = {k: list(v) for k, v in existing.items() if k in NOTIFICATION_KINDS and v}
@@ -350,7 +350,8 @@ def _events_overlap(a: list[str], b: list[str]) -> bool:
     return any(covers(x, y) or covers(y, x) for x in a for y in b)
 
 
-def _overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """True if two notification entries can be sent the same event (S3 refuses that)."""
     (pa, sa), (pb, sb) = notification_filter(a), notification_filter(b)
     prefixes = pa.startswith(pb) or pb.startswith(pa)
     suffixes = sa.endswith(sb) or sb.endswith(sa)

@@ -4,12 +4,19 @@ ALTER PIPE ... REFRESH queues only files staged within the last 7 days, so log o
 in the bucket for longer are never loaded by the pipe. The backfill loads them with the pipe's
 own COPY (same SELECT, same file format), naming the files, and cannot load a file twice:
 
-- a file whose name already appears in the raw table is left out (whoever loaded it);
+- a file whose name already appears in the raw table is left out (whoever loaded it). Whether
+  METADATA$FILENAME is relative to the stage URL or to the bucket (the prefix included) is not
+  certain, so a file counts as loaded when either form of its name is there (fail closed);
 - a file modified within the refresh window is left out: the pipe's refresh covers it;
-- when rows were adopted from the quickstart, a file modified before the latest of them is left
-  out: the quickstart loaded it, under a name it did not record;
+- when rows were adopted from the quickstart, a file modified between the quickstart's first
+  load less 7 days (what its initial refresh reached back) and the latest adopted row is left
+  out: the quickstart loaded it, under a name it did not record. Older files are backfilled;
 - it refuses while the pipe still has files pending, since a file the pipe is loading is not in
   the raw table yet.
+
+COPY runs with LOAD_UNCERTAIN_FILES = TRUE (otherwise it silently skips files older than 64 days
+whose load status it no longer knows), and every file it names is reported: loaded, skipped for
+errors, or left out by COPY itself.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ class StagedFile:
 @dataclass(frozen=True)
 class BackfillPlan:
     cutoff: datetime  # files modified at or after this are the pipe's
-    high_water: datetime | None  # latest adopted row; files modified up to it are left out
+    high_water: datetime | None  # latest adopted row; files modified up to it are left out ...
+    adopted_from: datetime | None  # ... from the quickstart's first load less 7 days
     listed: int
     to_load: tuple[StagedFile, ...]
     already_loaded: int
@@ -57,7 +65,7 @@ class BackfillResult:
     files_loaded: int = 0
     rows_loaded: int = 0
     files_failed: list[tuple[str, str]] = field(default_factory=list)
-    files_skipped_by_copy: int = 0
+    files_skipped_by_copy: list[str] = field(default_factory=list)  # COPY returned no row
 
 
 def parse_timestamp(value: Any) -> datetime:
@@ -95,6 +103,12 @@ def staged_files(sf: SnowflakeSide) -> list[StagedFile]:
     return files
 
 
+def loaded_forms(sf: SnowflakeSide, name: str) -> tuple[str, str]:
+    """The two forms METADATA$FILENAME may have given a stage-relative name: as it is, and
+    relative to the bucket (the log prefix in front)."""
+    return name, sf.config.aws.log_prefix + name
+
+
 def plan_backfill(
     sf: SnowflakeSide, *, now: datetime, older_than: timedelta = REFRESH_WINDOW
 ) -> BackfillPlan:
@@ -102,21 +116,31 @@ def plan_backfill(
     cutoff = now.astimezone(timezone.utc) - older_than
     files = staged_files(sf)
     loaded = sf.loaded_file_names()
-    _, high_water_text = sf.adopted_high_water()
-    high_water = parse_timestamp(high_water_text) if high_water_text else None
+    adopted_rows = sf.adopted_rows()
+    high_water = adopted_rows.adopted_last
+    # The quickstart's pipe loaded what arrived while it ran, and its initial refresh what was
+    # staged in the 7 days before: nothing older.
+    adopted_from = (
+        adopted_rows.adopted_first - REFRESH_WINDOW if adopted_rows.adopted_first else None
+    )
     to_load, already, recent, adopted = [], 0, 0, 0
     for staged in sorted(files, key=lambda f: (f.last_modified, f.name)):
         if staged.last_modified >= cutoff:
             recent += 1
-        elif staged.name in loaded:
+        elif any(form in loaded for form in loaded_forms(sf, staged.name)):
             already += 1
-        elif high_water is not None and staged.last_modified <= high_water:
+        elif (
+            high_water is not None
+            and adopted_from is not None
+            and adopted_from <= staged.last_modified <= high_water
+        ):
             adopted += 1
         else:
             to_load.append(staged)
     return BackfillPlan(
         cutoff=cutoff,
         high_water=high_water,
+        adopted_from=adopted_from,
         listed=len(files),
         to_load=tuple(to_load),
         already_loaded=already,
@@ -158,9 +182,11 @@ def run_backfill(
         f"{chosen.cutoff:%Y-%m-%d %H:%M:%S} UTC (the pipe's refresh window), "
         f"{chosen.already_loaded} already in the raw table"
         + (
-            f", {chosen.adopted_period} modified before the adopted quickstart rows "
-            f"({chosen.high_water:%Y-%m-%d %H:%M:%S} UTC) and loaded by the quickstart"
-            if chosen.high_water is not None
+            f", {chosen.adopted_period} modified between "
+            f"{chosen.adopted_from:%Y-%m-%d %H:%M:%S} UTC (7 days before the quickstart's first "
+            f"load) and {chosen.high_water:%Y-%m-%d %H:%M:%S} UTC (its latest adopted row), "
+            "loaded by the quickstart"
+            if chosen.high_water is not None and chosen.adopted_from is not None
             else ""
         )
         + f"; {len(chosen.to_load)} to load"
@@ -177,18 +203,33 @@ def run_backfill(
         _load_batch(sf, names, number, len(batches), result, report)
     if dry_run:
         report(f"dry run: nothing was loaded ({len(chosen.to_load)} file(s) would be)")
-    else:
-        report(
-            f"backfill finished: {result.files_loaded} file(s) loaded ({result.rows_loaded} "
-            f"row(s)) in {result.batches} batch(es), {len(result.files_failed)} skipped for "
-            "errors"
-            + (
-                f", {result.files_skipped_by_copy} left out by COPY as already loaded"
-                if result.files_skipped_by_copy
-                else ""
-            )
+        return result
+    skipped = result.files_skipped_by_copy
+    report(
+        f"backfill finished: {result.files_loaded} file(s) loaded ({result.rows_loaded} "
+        f"row(s)) in {result.batches} batch(es), {len(result.files_failed)} skipped for "
+        f"errors, {len(skipped)} not loaded by COPY"
+        + (
+            f" ({', '.join(skipped[:SHOWN])}"
+            + (f" and {len(skipped) - SHOWN} more" if len(skipped) > SHOWN else "")
+            + "; COPY returned no result for them, so they are not in the raw table: check "
+            "them with COPY_HISTORY or LIST, and load each one by hand if it should be)"
+            if skipped
+            else ""
         )
+    )
     return result
+
+
+SHOWN = 10  # file names a summary lists
+
+
+def _relative(sf: SnowflakeSide, reported: str) -> str:
+    """COPY's `file` column (a full URL, or a path) as a stage-relative name."""
+    for base in (sf.config.aws.stage_url, sf.config.aws.log_prefix):
+        if base and reported.startswith(base):
+            return reported[len(base) :]
+    return reported
 
 
 def _load_batch(
@@ -199,23 +240,31 @@ def _load_batch(
     result: BackfillResult,
     report: Report,
 ) -> None:
-    rows = sf.copy_files(names)
+    """COPY one batch and account for every file in it, by name."""
+    by_name = {
+        _relative(sf, str(row["file"])): row for row in sf.copy_files(names) if row.get("file")
+    }
     loaded = failed = rows_loaded = 0
-    for row in rows:
-        status = str(row.get("status") or "").upper()
+    not_loaded = []
+    for name in names:
+        row = by_name.get(name)
+        status = str((row or {}).get("status") or "").upper()
         if status == "LOADED":
             loaded += 1
-            rows_loaded += int(row.get("rows_loaded") or 0)
-        elif status in ("LOAD_FAILED", "PARTIALLY_LOADED"):
+            rows_loaded += int(row.get("rows_loaded") or 0) if row else 0
+        elif row is not None:
             failed += 1
-            result.files_failed.append((str(row.get("file")), str(row.get("first_error") or "")))
-            report(f"  skipped {row.get('file')}: {row.get('first_error')}")
-    unreported = len(names) - loaded - failed
+            error = str(row.get("first_error") or status)
+            result.files_failed.append((str(row.get("file")), error))
+            report(f"  skipped {row.get('file')}: {error}")
+        else:
+            not_loaded.append(name)
+            report(f"  not loaded by COPY (no result for it): {name}")
     result.files_loaded += loaded
     result.rows_loaded += rows_loaded
-    result.files_skipped_by_copy += max(unreported, 0)
+    result.files_skipped_by_copy += not_loaded
     report(
         f"batch {number}/{total}: {len(names)} file(s): {loaded} loaded ({rows_loaded} row(s)), "
         f"{failed} skipped for errors"
-        + (f", {unreported} already loaded per COPY's load metadata" if unreported > 0 else "")
+        + (f", {len(not_loaded)} not loaded by COPY" if not_loaded else "")
     )

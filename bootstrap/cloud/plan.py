@@ -26,7 +26,10 @@ from bootstrap.cloud.names import quote_ident, quote_literal
 IAM_USER_ARN_PLACEHOLDER = "<STORAGE_AWS_IAM_USER_ARN from DESC INTEGRATION>"
 EXTERNAL_ID_PLACEHOLDER = "<STORAGE_AWS_EXTERNAL_ID from DESC INTEGRATION>"
 QUEUE_ARN_PLACEHOLDER = "<notification_channel of the pipe from SHOW PIPES>"
-MODIFIED_AFTER_PLACEHOLDER = "<latest loaded_at of the rows loaded before the pipe existed>"
+MODIFIED_AFTER_PLACEHOLDER = (
+    "<the rows loaded before the pipe existed: latest adopted loaded_at, or latest "
+    "file_last_modified of a replaced pipe's rows>"
+)
 TIMEZONE_PLACEHOLDER = "<[snowflake.quickstart] timezone, else the account TIMEZONE parameter>"
 FILES_PLACEHOLDER = "<up to 1000 stage-relative file names per COPY>"
 PIPE_CREATED_ON_PLACEHOLDER = "<created_on of the pipe from SHOW PIPES>"
@@ -214,6 +217,26 @@ FILE_FORMAT_OPTIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# Every other DESC FILE FORMAT option that changes how a line is read, at Snowflake's CSV
+# defaults (https://docs.snowflake.com/en/sql-reference/sql/create-file-format): a file format
+# apply did not create must have these too, and apply's own is set back to them if changed.
+FILE_FORMAT_READ_DEFAULTS: tuple[tuple[str, str, str], ...] = (
+    ("RECORD_DELIMITER", "'\\n'", "\\N"),
+    ("SKIP_HEADER", "0", "0"),
+    ("TRIM_SPACE", "FALSE", "FALSE"),
+    ("FIELD_OPTIONALLY_ENCLOSED_BY", "NONE", "NONE"),
+    ("ESCAPE", "NONE", "NONE"),
+    ("EMPTY_FIELD_AS_NULL", "TRUE", "TRUE"),
+    ("COMPRESSION", "AUTO", "AUTO"),
+    ("ENCODING", "'UTF8'", "UTF8"),
+)
+
+
+def file_format_checks() -> tuple[tuple[str, str, str], ...]:
+    """Every option compared with DESC FILE FORMAT: apply's own, then the defaults it relies on."""
+    return FILE_FORMAT_OPTIONS + FILE_FORMAT_READ_DEFAULTS
+
+
 def create_file_format_sql(sf: SnowflakeConfig) -> str:
     options = "".join(f"  {name} = {sql}\n" for name, sql, _ in FILE_FORMAT_OPTIONS)
     return (
@@ -231,6 +254,7 @@ def desc_file_format_sql(sf: SnowflakeConfig) -> str:
 def alter_file_format_sql(sf: SnowflakeConfig, names: list[str] | None = None) -> str:
     """Set the named options (default: all) to the values apply creates the format with."""
     wanted = [(n, sql) for n, sql, _ in FILE_FORMAT_OPTIONS if names is None or n in names]
+    wanted += [(n, sql) for n, sql, _ in FILE_FORMAT_READ_DEFAULTS if names and n in names]
     options = "\n".join(f"  {name} = {sql}" for name, sql in wanted)
     return f"ALTER FILE FORMAT {sf.qualified(sf.file_format)} SET\n{options}"
 
@@ -265,6 +289,26 @@ def table_columns_sql(sf: SnowflakeConfig, table: str) -> str:
         f"WHERE table_schema = {quote_literal(sf.schema)} AND table_name = {quote_literal(table)}\n"
         "ORDER BY ordinal_position"
     )
+
+
+def table_column_types_sql(sf: SnowflakeConfig, table: str) -> str:
+    return (
+        "SELECT column_name, data_type FROM "
+        f"{quote_ident(sf.database)}.information_schema.columns\n"
+        f"WHERE table_schema = {quote_literal(sf.schema)} AND table_name = {quote_literal(table)}\n"
+        "ORDER BY ordinal_position"
+    )
+
+
+# What INFORMATION_SCHEMA.COLUMNS.DATA_TYPE must say for the columns whose type changes meaning.
+# loaded_at must be an instant: an NTZ column would store the pipe's LTZ scan time as wall-clock
+# time in the pipe's session zone, and dbt's CONVERT_TIMEZONE('UTC', loaded_at) would then read
+# it in dbt's session zone. TIMESTAMP_TZ is an instant too (it keeps its offset), so it is safe.
+RAW_COLUMN_TYPES: dict[str, tuple[str, ...]] = {
+    "FILE_ROW_NUMBER": ("NUMBER",),
+    "FILE_LAST_MODIFIED": ("TIMESTAMP_NTZ",),
+    "LOADED_AT": ("TIMESTAMP_LTZ", "TIMESTAMP_TZ"),
+}
 
 
 def create_table_sql(sf: SnowflakeConfig) -> str:
@@ -330,15 +374,22 @@ def refresh_pipe_sql(sf: SnowflakeConfig, modified_after: str | None = None) -> 
 def earlier_rows_sql(sf: SnowflakeConfig, pipe_created_on: str | None = None) -> str:
     """Rows loaded before the pipe existed: adopted quickstart rows, or a replaced pipe's rows.
 
-    A file is modified before it is loaded, so files modified after the latest of these rows
-    were never loaded by whatever loaded them; the refresh asks only for those. Adopted rows are
-    found by their file_name prefix; a dropped pipe's rows by loading before this pipe was made.
+    Adopted rows are found by their file_name prefix; they recorded no file, so only their
+    loaded_at (the quickstart's CURRENT_TIMESTAMP(), possibly hours before the load) bounds what
+    the quickstart loaded. A replaced pipe's rows (loaded before this pipe was made) name their
+    files, and MAX(file_last_modified) is exact: every file they came from was modified then or
+    earlier, whatever time the old pipe stamped on loaded_at.
     """
-    condition = f"STARTSWITH(file_name, {quote_literal(ADOPTED_PREFIX)})"
+    adopted = f"STARTSWITH(file_name, {quote_literal(ADOPTED_PREFIX)})"
+    condition = adopted
     if pipe_created_on:
         condition += f"\n   OR loaded_at < {quote_literal(pipe_created_on)}::TIMESTAMP_LTZ"
     return (
-        "SELECT COUNT(*) AS earlier_rows, MAX(loaded_at) AS high_water\n"
+        "SELECT COUNT(*) AS earlier_rows,\n"
+        f"       MIN(CASE WHEN {adopted} THEN loaded_at END) AS adopted_first,\n"
+        f"       MAX(CASE WHEN {adopted} THEN loaded_at END) AS adopted_last,\n"
+        f"       MAX(CASE WHEN NOT {adopted} THEN file_last_modified END)"
+        " AS replaced_last_modified\n"
         f"  FROM {sf.qualified(sf.raw_table)}\n"
         f" WHERE {condition}"
     )
@@ -448,11 +499,16 @@ def copy_files_sql(sf: SnowflakeConfig, files: list[str] | str) -> str:
     """The pipe's own COPY, limited to the named stage-relative files.
 
     ON_ERROR = SKIP_FILE is what Snowpipe does by default; a bulk COPY would otherwise abort the
-    whole batch at the first bad line.
+    whole batch at the first bad line. LOAD_UNCERTAIN_FILES = TRUE: COPY otherwise skips, without
+    an error, a file older than 64 days whose load status it no longer knows; the backfill has
+    already left out every file whose name is in the raw table, so none of these is loaded twice.
     """
     names = files if isinstance(files, str) else ",\n    ".join(quote_literal(f) for f in files)
     head, _, fmt = pipe_copy_sql(sf).rpartition("\n")
-    return f"{head}\n  FILES = (\n    {names}\n  )\n{fmt}\n  ON_ERROR = SKIP_FILE"
+    return (
+        f"{head}\n  FILES = (\n    {names}\n  )\n{fmt}\n  ON_ERROR = SKIP_FILE\n"
+        "  LOAD_UNCERTAIN_FILES = TRUE"
+    )
 
 
 # --- destroy -------------------------------------------------------------------------------
@@ -515,9 +571,11 @@ def roles_in_session_sql(roles: Sequence[str]) -> str:
 
 
 def show_grants_on_sql(sf: SnowflakeConfig, kind: str) -> str:
-    """SHOW GRANTS ON ACCOUNT, or on the configured DATABASE, SCHEMA or (raw) TABLE."""
+    """SHOW GRANTS ON ACCOUNT, or on the configured DATABASE, SCHEMA, (raw) TABLE or
+    (storage) INTEGRATION."""
     target = {
         "ACCOUNT": "",
+        "INTEGRATION": f" {quote_ident(sf.integration)}",
         "DATABASE": f" {quote_ident(sf.database)}",
         "SCHEMA": f" {sf.schema_sql}",
         "TABLE": f" {sf.qualified(sf.raw_table)}",
@@ -754,14 +812,16 @@ def build_plan(config: BootstrapConfig) -> list[Action]:
             "history skips the files it loaded)",
             refresh_pipe_sql(sf),
             "sql",
-            "no rows predate the pipe (no quickstart deployment was found)",
+            "no rows predate the pipe, or the latest of them is more than 7 days old (the "
+            "refresh reaches back only 7 days, so it then queues only files after them)",
         ),
         Action(
             "snowflake",
-            "Queue only the files modified after the rows that predate the pipe were loaded",
+            "Queue only the files modified after the rows that predate the pipe",
             refresh_pipe_sql(sf, MODIFIED_AFTER_PLACEHOLDER),
             "sql",
-            "rows predate the pipe (adopted from the quickstart, or loaded by a replaced pipe)",
+            "rows predate the pipe (adopted from the quickstart, or loaded by a replaced pipe) "
+            "and the latest of them is within the last 7 days",
         ),
         *_backfill_actions(sf),
     ]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bootstrap.cloud import names, plan
-from bootstrap.cloud.aws import AwsError, AwsSide
+from bootstrap.cloud.aws import DESTINATION_KEYS, NOTIFICATION_KINDS, AwsError, AwsSide, overlaps
 from bootstrap.cloud.config import BootstrapConfig, SnowflakeConfig
 from bootstrap.cloud.names import ValidationError
 from bootstrap.cloud.snowflake import (
@@ -29,6 +29,8 @@ from bootstrap.cloud.snowflake import (
     SnowflakeSide,
     StatementError,
     integration_problems,
+    location_covers,
+    parse_locations,
     truthy,
 )
 
@@ -74,6 +76,8 @@ def find_problems(config: BootstrapConfig, aws: AwsSide, sf: SnowflakeSide) -> l
     collect("the Snowflake privileges", lambda: privilege_problems(config, sf))
     collect("the quickstart deployment", lambda: quickstart_problems(sf))
     collect("the stage, pipe and file format apply would reuse", lambda: reuse_problems(sf))
+    collect("the raw table", lambda: [f"{what}; {fix}" for what, fix in sf.raw_table_problems()])
+    collect("the log bucket's notifications", lambda: notification_problems(config, aws, sf))
     return problems
 
 
@@ -157,6 +161,38 @@ def aws_region_from_snowflake(region: str) -> str | None:
         return None
 
 
+def notification_problems(config: BootstrapConfig, aws: AwsSide, sf: SnowflakeSide) -> list[str]:
+    """A notification on the log bucket that already sends the events apply's would (S3 allows
+    one destination per event type and prefix) to anything but a pipe's queue.
+
+    The new pipe's queue is known only once the pipe exists, so any overlapping destination
+    that is not the queue of a pipe already in the schema is refused here, before any change,
+    instead of at the notification step, after the pipe was created.
+    """
+    if not aws.bucket_exists(config.aws.log_bucket):
+        return []  # reported by the bucket check
+    ours = plan.queue_configuration(config, plan.QUEUE_ARN_PLACEHOLDER)
+    channels = sf.pipe_channels()
+    existing = aws.notification_configuration()
+    problems = []
+    for kind in NOTIFICATION_KINDS:
+        for entry in existing.get(kind, []):
+            if entry.get("Id") == ours["Id"] or not overlaps(entry, ours):
+                continue
+            destination = entry.get(DESTINATION_KEYS[kind])
+            if kind == "QueueConfigurations" and destination in channels:
+                continue  # a pipe's queue: apply adopts it, or adds its own beside it
+            problems.append(
+                f"the log bucket {config.aws.log_bucket}'s notification {entry.get('Id')!r} "
+                f"already sends events overlapping s3:ObjectCreated:* under "
+                f"'{config.aws.log_prefix}' to {destination}; S3 allows one destination per "
+                "event type and prefix, so the pipe could not be notified. Narrow that "
+                "notification's prefix, or fan out through SNS; if it is a Snowflake pipe's "
+                "queue in another schema, remove it or use another log prefix"
+            )
+    return problems
+
+
 # --- Snowflake --------------------------------------------------------------------------------
 
 
@@ -231,6 +267,8 @@ def needs(config: BootstrapConfig, sf: SnowflakeSide) -> list[Need]:
                 True,
             )
         )
+    else:
+        result += integration_needs(config, sf)
     creates = (
         ("file format", "CREATE FILE FORMAT", sf.file_format() is not None),
         ("stage", "CREATE STAGE", sf.stage() is not None),
@@ -248,6 +286,43 @@ def needs(config: BootstrapConfig, sf: SnowflakeSide) -> list[Need]:
                     True,
                 )
             )
+    return result
+
+
+def integration_needs(config: BootstrapConfig, sf: SnowflakeSide) -> list[Need]:
+    """What an existing storage integration asks of the session: USAGE (or ownership) to name
+    it in CREATE STAGE, and ownership for the ALTERs apply would send."""
+    result = []
+    if sf.stage() is None:
+        # Counted through the primary role only, as a CREATE statement's privileges are.
+        result.append(
+            Need(
+                "creating the stage through the existing storage integration",
+                "INTEGRATION",
+                frozenset({"USAGE", "OWNERSHIP"}),
+                "USAGE",
+                True,
+            )
+        )
+    props = sf.integration_properties()
+    url = config.aws.stage_url
+    locations = parse_locations(props.get("STORAGE_ALLOWED_LOCATIONS", ""))
+    widen = not any(location_covers(location, url) for location in locations)
+    repoint = (
+        props.get("STORAGE_AWS_ROLE_ARN", "") != config.aws.role_arn
+        and config.snowflake.repoint_integration_role
+    )
+    if widen or repoint:
+        what = "adding the stage URL to" if widen else "repointing"
+        result.append(
+            Need(
+                f"{what} the existing storage integration (ALTER STORAGE INTEGRATION)",
+                "INTEGRATION",
+                frozenset({"OWNERSHIP"}),
+                "OWNERSHIP",
+                False,
+            )
+        )
     return result
 
 
@@ -297,6 +372,8 @@ def privilege_problems(config: BootstrapConfig, sf: SnowflakeSide) -> list[str]:
             else "a role active in this session"
         )
         fix = f"GRANT {need.privilege} ON {on} TO ROLE {you}"
+        if need.privilege == "OWNERSHIP":
+            fix += " COPY CURRENT GRANTS (as its owner), or have its owner run the ALTER"
         if need.privilege == "CREATE INTEGRATION":
             fix += " (as ACCOUNTADMIN), or run apply with SNOWFLAKE_ROLE=ACCOUNTADMIN"
         problems.append(f"{need.purpose} needs {need.privilege} on {on}, held by {who}; {fix}")
@@ -333,4 +410,5 @@ def _object_sql(sf: SnowflakeConfig, kind: str) -> str:
         "DATABASE": f"DATABASE {names.quote_ident(sf.database)}",
         "SCHEMA": f"SCHEMA {sf.schema_sql}",
         "TABLE": f"TABLE {sf.qualified(sf.raw_table)}",
+        "INTEGRATION": f"INTEGRATION {names.quote_ident(sf.integration)}",
     }[kind]

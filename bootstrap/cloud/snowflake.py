@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from bootstrap.cloud import names, plan
@@ -127,6 +128,33 @@ def _timestamp_text(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+def _utc(value: Any) -> datetime | None:
+    """A timestamp Snowflake returned, as aware UTC; NTZ values (naive) are UTC wall clock."""
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class EarlierRows:
+    """The rows loaded before the pipe existed, and how far they reach."""
+
+    count: int = 0
+    adopted_first: datetime | None = None  # earliest adopted loaded_at (quickstart's first load)
+    adopted_last: datetime | None = None  # latest adopted loaded_at
+    replaced_last_modified: datetime | None = None  # latest file_last_modified, replaced pipe
+
+    @property
+    def high_water(self) -> datetime | None:
+        """Files modified after this were loaded by none of those rows' loaders (see
+        docs/bootstrap.md for the adopted rows' residual gap)."""
+        moments = [m for m in (self.adopted_last, self.replaced_last_modified) if m is not None]
+        return max(moments) if moments else None
+
+
 # Errors Snowflake reports while a new role or trust policy is not yet visible to STS/S3.
 _IAM_PROPAGATION = re.compile(
     r"access denied|accessdenied|not authorized|assum|status code: 403|forbidden", re.I
@@ -222,11 +250,12 @@ class SnowflakeSide:
         return {str(r["property"]).upper(): str(r.get("property_value") or "") for r in rows}
 
     def file_format_differences(self) -> list[str]:
-        """The options of the existing file format that differ from apply's."""
+        """The options of the existing file format that differ from apply's (its own options,
+        and every other option that changes how a line is read, at Snowflake's default)."""
         props = self.file_format_properties()
         return [
             name
-            for name, _, reported in plan.FILE_FORMAT_OPTIONS
+            for name, _, reported in plan.file_format_checks()
             if _desc_value(props.get(name)) != reported
         ]
 
@@ -257,6 +286,46 @@ class SnowflakeSide:
     def table_columns(self, table: str) -> tuple[str, ...]:
         rows = self.run(plan.table_columns_sql(self.sf, table))
         return tuple(str(r["column_name"]).upper() for r in rows)
+
+    def table_column_types(self, table: str) -> dict[str, str]:
+        """{COLUMN: DATA_TYPE} as INFORMATION_SCHEMA.COLUMNS reports them."""
+        rows = self.run(plan.table_column_types_sql(self.sf, table))
+        return {str(r["column_name"]).upper(): str(r["data_type"]).upper() for r in rows}
+
+    def raw_table_problems(self) -> list[tuple[str, str]]:
+        """(what is wrong, the fix) for an existing raw table apply cannot use: missing columns,
+        or types that change what a value means. Empty when it does not exist or is right."""
+        types = self.table_column_types(self.sf.raw_table)
+        if not types:
+            return []
+        name = self.sf.qualified(self.sf.raw_table)
+        missing = [column for column, _ in plan.RAW_COLUMNS if column not in types]
+        if missing:
+            return [
+                (
+                    f"table {name} exists without the raw landing columns {', '.join(missing)}",
+                    "add them or choose another snowflake.raw_table",
+                )
+            ]
+        wrong = [
+            f"{column} is {types[column]}, not {' or '.join(allowed)}"
+            for column, allowed in plan.RAW_COLUMN_TYPES.items()
+            if types[column] not in allowed
+        ]
+        if not wrong:
+            return []
+        wanted = ", ".join(f"{c.lower()} {t}" for c, t in plan.RAW_COLUMNS)
+        return [
+            (
+                f"table {name} has the raw landing columns with other types "
+                f"({'; '.join(wrong)}): a TIMESTAMP_NTZ loaded_at holds wall-clock times in the "
+                "loading session's zone, and dbt's CONVERT_TIMEZONE('UTC', loaded_at) would "
+                "shift every one by its own session's zone",
+                f"create a table with apply's columns ({wanted}), copy the rows into it "
+                "converting each time from the zone it was written in, and swap it in (ALTER "
+                "TABLE ... SWAP WITH); or set snowflake.raw_table to a new name",
+            )
+        ]
 
     def table_types(self, tables: list[str]) -> dict[str, str]:
         """{name: 'BASE TABLE' | 'VIEW' | ...} for those of `tables` that exist."""
@@ -323,7 +392,7 @@ class SnowflakeSide:
         return f"updated ({', '.join(differing)} set as apply creates them)"
 
     def _foreign_file_format(self, differing: list[str]) -> SnowflakeSetupError:
-        wanted = ", ".join(f"{n} = {sql}" for n, sql, _ in plan.FILE_FORMAT_OPTIONS)
+        wanted = ", ".join(f"{n} = {sql}" for n, sql, _ in plan.file_format_checks())
         return SnowflakeSetupError(
             f"file format {self.sf.qualified(self.sf.file_format)} exists without the "
             f"'{MARKER}' comment and differs in {', '.join(differing)}; the pipe reads every "
@@ -532,12 +601,9 @@ class SnowflakeSide:
         if not columns:
             self.run(plan.create_table_sql(self.sf))
             return "created"
-        missing = [name for name, _ in plan.RAW_COLUMNS if name not in columns]
-        if missing:
-            raise SnowflakeSetupError(
-                f"table {self.sf.qualified(self.sf.raw_table)} exists without the raw landing "
-                f"columns {', '.join(missing)}; add them or choose another snowflake.raw_table"
-            )
+        problems = self.raw_table_problems()  # preflight reported these already
+        if problems:
+            raise SnowflakeSetupError("; ".join(f"{what}; {fix}" for what, fix in problems))
         return "unchanged"
 
     def ensure_pipe(self) -> str:
@@ -594,25 +660,30 @@ class SnowflakeSide:
             "in docs/bootstrap.md). Nothing was changed."
         )
 
-    def earlier_rows(self) -> tuple[int, str | None]:
-        """(count, latest loaded_at) of the rows loaded before the pipe existed.
-
-        Those are adopted quickstart rows, and rows a dropped earlier pipe loaded; the pipe's
-        load history knows none of their files, so the refresh must skip what they cover.
-        """
+    def earlier_rows(self) -> EarlierRows:
+        """The rows loaded before the pipe existed: adopted quickstart rows, and rows a dropped
+        earlier pipe loaded. The pipe's load history knows none of their files, so the refresh
+        must skip what they cover."""
         pipe = self.pipe()
         created = pipe.get("created_on") if pipe else None
-        return self._high_water(plan.earlier_rows_sql(self.sf, _timestamp_text(created)))
+        return self._earlier(plan.earlier_rows_sql(self.sf, _timestamp_text(created)))
 
-    def adopted_high_water(self) -> tuple[int, str | None]:
-        """(count, latest loaded_at) of the rows adopted from the quickstart."""
-        return self._high_water(plan.earlier_rows_sql(self.sf))
+    def adopted_rows(self) -> EarlierRows:
+        """The rows adopted from the quickstart (count, first and latest loaded_at)."""
+        return self._earlier(plan.earlier_rows_sql(self.sf))
 
-    def _high_water(self, sql: str) -> tuple[int, str | None]:
+    def _earlier(self, sql: str) -> EarlierRows:
         rows = self.run(sql)
-        count = int(rows[0].get("earlier_rows") or 0) if rows else 0
-        value = rows[0].get("high_water") if rows else None
-        return (count, _timestamp_text(value)) if count else (0, None)
+        row = rows[0] if rows else {}
+        count = int(row.get("earlier_rows") or 0)
+        if not count:
+            return EarlierRows()
+        return EarlierRows(
+            count=count,
+            adopted_first=_utc(row.get("adopted_first")),
+            adopted_last=_utc(row.get("adopted_last")),
+            replaced_last_modified=_utc(row.get("replaced_last_modified")),
+        )
 
     def refresh_pipe(self, modified_after: str | None = None) -> int:
         """Queue the staged files of the last 7 days the pipe has not loaded; returns how many."""
@@ -676,10 +747,28 @@ class SnowflakeSide:
             return None
         return truthy(rows[0].get("is_transient"))
 
+    def dbt_role_grants(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """Every grant the dbt role holds, directly or through a role it inherits (SHOW GRANTS
+        TO ROLE lists only direct grants), and the inherited roles read."""
+        role = self.sf.dbt_role
+        if role is None:
+            return [], []
+        inherited = sorted(self.role_hierarchy(role) - {role})
+        rows = [r for current in (role, *inherited) for r in self.grants_to_role(current)]
+        return rows, inherited
+
     def missing_dbt_grants(self) -> list[plan.Grant]:
         if self.sf.dbt_role is None:
             return []
-        return plan.missing_grants(self.sf, self.grants_to_role(self.sf.dbt_role))
+        return plan.missing_grants(self.sf, self.dbt_role_grants()[0])
+
+    def pipe_channels(self) -> set[str]:
+        """The notification queues of every pipe in the schema (SHOW PIPES)."""
+        return {
+            str(r.get("notification_channel"))
+            for r in self.run(plan.show_pipes_sql(self.sf))
+            if r.get("notification_channel")
+        }
 
     def ensure_dbt_grants(self) -> str:
         """Grant the dbt role only what SHOW GRANTS TO ROLE does not list yet."""

@@ -95,13 +95,13 @@ def verify(aws: AwsSide, sf: SnowflakeSide) -> list[Check]:
         return f"{len(sf.list_stage())} file(s) listed"
 
     def raw_table() -> str:
-        columns = sf.table_columns(cfg_sf.raw_table)
-        missing = [name for name, _ in plan.RAW_COLUMNS if name not in columns]
-        if not columns:
+        if not sf.table_columns(cfg_sf.raw_table):
             raise _Failed(f"table {cfg_sf.raw_table} does not exist")
-        if missing:
-            raise _Failed(f"missing columns {', '.join(missing)}")
-        return "has the raw landing columns"
+        problems = sf.raw_table_problems()
+        if problems:
+            detail, fix = problems[0]
+            raise _Failed(detail, fix)
+        return "has the raw landing columns, loaded_at an instant, file_last_modified NTZ"
 
     def pipe_running() -> str:
         if sf.pipe() is None:
@@ -121,15 +121,26 @@ def verify(aws: AwsSide, sf: SnowflakeSide) -> list[Check]:
     def dbt_role_grants() -> str:
         if cfg_sf.dbt_role is None:
             return "skipped: no snowflake.dbt_role is set"
-        missing = sf.missing_dbt_grants()
+        rows, inherited = sf.dbt_role_grants()
+        missing = plan.missing_grants(cfg_sf, rows)
+        read = (
+            f" (read: the grants to {cfg_sf.dbt_role} and to the roles it inherits: "
+            f"{', '.join(inherited)})"
+            if inherited
+            else f" (read: the grants to {cfg_sf.dbt_role}; it inherits no role)"
+        )
         if missing:
             raise _Failed(
                 f"the dbt role {cfg_sf.dbt_role} lacks "
-                + ", ".join(f"{g.privilege} on {g.name}" for g in missing),
+                + ", ".join(f"{g.privilege} on {g.name}" for g in missing)
+                + read
+                + "; grants to PUBLIC, and database roles, are not counted",
                 "run `s3logs bootstrap apply`, or: " + "; ".join(g.sql for g in missing),
             )
-        return f"{cfg_sf.dbt_role} has " + ", ".join(
-            sorted({g.privilege for g in plan.dbt_grants(cfg_sf)})
+        return (
+            f"{cfg_sf.dbt_role} has "
+            + ", ".join(sorted({g.privilege for g in plan.dbt_grants(cfg_sf)}))
+            + read
         )
 
     def files_loaded() -> str:
@@ -147,8 +158,10 @@ def verify(aws: AwsSide, sf: SnowflakeSide) -> list[Check]:
             f"{len(failed)} file(s) not fully loaded in the last {plan.LOAD_HISTORY_DAYS} days "
             f"({shown}{more}); latest: {first.get('status')}, {first.get('error_count') or 0} "
             f"error row(s), first error: {first.get('first_error_message')}",
-            "fix each object (or what made it unreadable), then copy it to its key again so "
-            "S3 notifies the pipe, or load it with `s3logs bootstrap backfill`; the full list: "
+            "fix each object (or what made it unreadable), then re-stage it: copy it to its "
+            "own key again (this touches it, so S3 notifies the pipe and the refresh window "
+            "starts again). `s3logs bootstrap backfill` loads only files last modified more "
+            "than 7 days ago (--older-than-days), so use it only for those; the full list: "
             + plan.load_errors_sql(cfg_sf).replace("\n", " "),
         )
 

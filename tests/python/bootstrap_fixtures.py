@@ -192,7 +192,7 @@ def _format_options(text: str) -> dict[str, str]:
             items = re.findall(r"'((?:[^'\\]|\\.)*)'", value)
             value = "[" + ", ".join(items) + "]"
         elif value.startswith("'"):
-            value = _lit(value[1:-1])
+            value = value[1:-1]  # as written: DESC shows escapes as typed (RECORD_DELIMITER \n)
         options[name.upper()] = value.upper() if name.upper() != "TYPE" else value.lower()
     return options
 
@@ -226,7 +226,11 @@ class RecordingSnowflake:
     `object_grants` (SHOW GRANTS ON; every database, schema and table is owned by `owner_role`
     unless `object_grants` says otherwise), `transient_schemas` and `absent_schemas`
     (INFORMATION_SCHEMA.SCHEMATA), and `copy_history` (INFORMATION_SCHEMA.COPY_HISTORY rows by
-    'DB.SCHEMA.TABLE').
+    'DB.SCHEMA.TABLE'). For the backfill: `uncertain_files` (files COPY skips, returning no row
+    for them, unless LOAD_UNCERTAIN_FILES = TRUE) and `copy_loaded_before` (files COPY's own load
+    metadata skips). `metadata_filename` is the one form of a file name the double and the tests
+    agree on for METADATA$FILENAME and COPY_HISTORY's FILE_NAME: `filename_form` "bucket"
+    (relative to the bucket, `log_prefix` in front) or "stage" (relative to the stage URL).
     """
 
     def __init__(
@@ -270,6 +274,15 @@ class RecordingSnowflake:
         self.transient_schemas: set[tuple[str, str]] = set()
         self.absent_schemas: set[tuple[str, str]] = set()
         self.copy_history: dict[str, list[dict[str, Any]]] = {}
+        self.uncertain_files: set[str] = set()
+        self.copy_loaded_before: set[str] = set()
+        self.log_prefix = ""
+        self.filename_form = "bucket"
+
+    def metadata_filename(self, relative: str) -> str:
+        """What METADATA$FILENAME (and COPY_HISTORY's FILE_NAME) holds for a stage-relative
+        name, in the form this double is set to."""
+        return relative if self.filename_form == "stage" else self.log_prefix + relative
 
     # quickstart objects as the quickstart's unquoted SQL would have stored them
     def add_quickstart(self, database: str, schema: str) -> None:
@@ -351,7 +364,10 @@ class RecordingSnowflake:
             (r"SELECT CURRENT_REGION\(\) AS region, CURRENT_ROLE\(\) AS role$", self._context),
             (r"SELECT ((?:IS_ROLE_IN_SESSION\('[^']*'\) AS r\d+(?:, )?)+)$", self._in_session),
             (r"SHOW GRANTS ON ACCOUNT$", lambda: [dict(r) for r in self.account_grants]),
-            (rf"SHOW GRANTS ON (DATABASE|SCHEMA|TABLE) ((?:{_QI}\.?)+)$", self._grants_on),
+            (
+                rf"SHOW GRANTS ON (DATABASE|SCHEMA|TABLE|INTEGRATION) ((?:{_QI}\.?)+)$",
+                self._grants_on,
+            ),
             (rf"SHOW GRANTS TO ROLE {_QI}$", self._grants_to),
             (rf"SHOW ROLES LIKE {_LIT}$", self._show_roles),
             (
@@ -409,7 +425,7 @@ class RecordingSnowflake:
             (
                 rf"COPY INTO {_QUALIFIED} \(.*\) FROM \( SELECT .* FROM @{_QUALIFIED} \) "
                 r"FILES = \( (.*) \) FILE_FORMAT = \(FORMAT_NAME = " + _LIT + r"\) "
-                r"ON_ERROR = SKIP_FILE$",
+                r"ON_ERROR = SKIP_FILE( LOAD_UNCERTAIN_FILES = TRUE)?$",
                 self._copy,
             ),
         ]
@@ -710,10 +726,17 @@ class RecordingSnowflake:
             }
         ]
 
-    def _copy(self, db, schema, table, sdb, sschema, stage, files, file_format) -> list:
+    def _copy(self, db, schema, table, sdb, sschema, stage, files, file_format, uncertain) -> list:
         names = [_lit(f) for f in re.findall(r"'((?:[^'\\]|\\.)*)'", files)]
         self.copies.append(names)
         url = self.stages[self._key(sdb, sschema, stage)]["url"]
+        # COPY leaves out, with no row of output, a file its load metadata says it loaded, and
+        # one whose load status is unknown unless LOAD_UNCERTAIN_FILES = TRUE; with every file
+        # left out it says only "Copy executed with 0 files processed."
+        skipped = self.copy_loaded_before | (set() if uncertain else self.uncertain_files)
+        names = [f for f in names if f not in skipped]
+        if not names:
+            return [{"status": "Copy executed with 0 files processed."}]
         # COPY's output: one row per file (the columns of the COPY example in Snowflake's
         # "Snowflake in 20 minutes" tutorial); ON_ERROR = SKIP_FILE reports a bad file as
         # LOAD_FAILED and loads none of its rows.
@@ -813,6 +836,8 @@ class Deployment:
         self.aws = AwsSide(self.config, self.session)
         self.sf = SnowflakeSide(self.config, self.connection)
         self.log: list[str] = []
+        self.now: datetime | None = None  # apply's clock; None: the real one
+        double.log_prefix = self.config.aws.log_prefix
 
     def create_buckets(self) -> None:
         s3, sqs = self.clients["s3"], self.clients["sqs"]
@@ -826,7 +851,8 @@ class Deployment:
         self.clients["sns"].create_topic(Name="reports")
 
     def apply(self) -> list:
-        return apply(self.config, self.aws, self.sf, self.log.append, sleep=no_sleep)
+        clock = {"now": self.now} if self.now is not None else {}
+        return apply(self.config, self.aws, self.sf, self.log.append, sleep=no_sleep, **clock)
 
     def notifications(self) -> dict[str, Any]:
         return self.aws.notification_configuration()

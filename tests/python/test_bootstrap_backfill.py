@@ -23,6 +23,24 @@ Snowflake behaviour relied on, which no stand-in shows:
   both." - hence the backfill excludes by the names in the raw table, not by COPY's own memory.
 - LIST's last_modified is text like 'Tue, 9 Jan 2018 15:31:44 GMT' and its name the file's full
   URL (https://docs.snowflake.com/en/user-guide/tutorials/snowflake-in-20minutes).
+- METADATA$FILENAME: "Name of the staged data file the current row belongs to. Includes the
+  full path to the data file." (https://docs.snowflake.com/en/user-guide/querying-metadata).
+  Whether that path is relative to an external stage's URL or to the bucket (prefix included)
+  is not said for a stage with a URL prefix, so the backfill treats a file as loaded when
+  either form is in the raw table, and the tests run with the double set to each form.
+- COPY INTO <table>, LOAD_UNCERTAIN_FILES
+  (https://docs.snowflake.com/en/sql-reference/sql/copy-into-table): "Boolean that specifies
+  to load files for which the load status is unknown. The COPY command skips these files by
+  default." The load status is unknown when the file's LAST_MODIFIED date is older than 64
+  days, the initial set of data was loaded into the table more than 64 days earlier, and any
+  earlier successful load of it was more than 64 days earlier (same page, "Loading older
+  files" in https://docs.snowflake.com/en/user-guide/data-load-considerations-load). The
+  stored copy of the docs could not be searched for these sentences; they are quoted as the
+  page words them. COPY returns no row for a file it leaves out this way, and only "Copy
+  executed with 0 files processed." when it leaves out every file; the double does the same.
+- The quickstart's pipe was created, then refreshed once (ALTER PIPE ... REFRESH, which reaches
+  back 7 days); so the quickstart loaded no file modified more than 7 days before its first
+  load, and files older than that are backfilled.
 """
 
 from __future__ import annotations
@@ -58,9 +76,11 @@ def _old_files(count: int, folder: str = "corp-data") -> dict[str, datetime]:
 
 
 def _mark_loaded(dep: Deployment, names: list[str]) -> None:
+    """Rows as the pipe or a COPY would have loaded them: file_name is METADATA$FILENAME."""
     sf = dep.config.snowflake
     values = ", ".join(
-        f"('line', '{name}', 1, '2026-01-10 00:00:00', '2026-01-10T00:05:00+00:00')"
+        f"('line', '{dep.double.metadata_filename(name)}', 1, '2026-01-10 00:00:00', "
+        "'2026-01-10T00:05:00+00:00')"
         for name in names
     )
     dep.connection.fakesnow.execute(f"INSERT INTO {sf.qualified(sf.raw_table)} VALUES {values}")
@@ -94,7 +114,7 @@ def test_backfill_loads_older_files_not_yet_loaded_in_batches_of_at_most_1000(
     for statement in copies:  # the pipe's exact SELECT and file format
         assert plan.pipe_select_sql(sf) in statement
         assert plan.file_format_clause(sf) in statement
-        assert statement.endswith("ON_ERROR = SKIP_FILE")
+        assert statement.endswith("ON_ERROR = SKIP_FILE\n  LOAD_UNCERTAIN_FILES = TRUE")
     assert result.files_loaded == 2501 and result.batches == 3
     assert said[0] == (
         "2504 file(s) in the stage: 1 modified since 2026-01-25 12:00:00 UTC (the pipe's "
@@ -105,11 +125,14 @@ def test_backfill_loads_older_files_not_yet_loaded_in_batches_of_at_most_1000(
         "batch 2/3: 1000 file(s): 1000 loaded (3000 row(s)), 0 skipped for errors",
         "batch 3/3: 501 file(s): 501 loaded (1503 row(s)), 0 skipped for errors",
     ]
-    assert said[-1].startswith("backfill finished: 2501 file(s) loaded (7503 row(s)) in 3 batch")
+    assert said[-1] == (
+        "backfill finished: 2501 file(s) loaded (7503 row(s)) in 3 batch(es), 0 skipped for "
+        "errors, 0 not loaded by COPY"
+    )
 
 
 def test_backfill_leaves_out_files_the_quickstart_loaded(deployment: Deployment) -> None:
-    _make_quickstart(deployment)  # latest adopted row: 2026-01-03 20:45 UTC
+    _make_quickstart(deployment)  # adopted rows: 2026-01-01 18:00 to 2026-01-03 20:45 UTC
     deployment.apply()
     files = {
         "corp-data/2026-01-02-AAAA": datetime(2026, 1, 2, tzinfo=timezone.utc),
@@ -123,7 +146,93 @@ def test_backfill_leaves_out_files_the_quickstart_loaded(deployment: Deployment)
     run_backfill(deployment.sf, said.append, now=NOW)
 
     assert deployment.double.copies == [["corp-data/2026-01-03-CCCC", "corp-data/2026-01-20-DDDD"]]
-    assert "2 modified before the adopted quickstart rows (2026-01-03 20:45:00 UTC)" in said[0]
+    assert (
+        "2 modified between 2025-12-25 18:00:00 UTC (7 days before the quickstart's first load) "
+        "and 2026-01-03 20:45:00 UTC (its latest adopted row), loaded by the quickstart"
+    ) in said[0]
+
+
+def test_history_older_than_the_quickstarts_reach_is_backfilled(deployment: Deployment) -> None:
+    # Item E: the quickstart's first adopted row is 2026-01-01 18:00 UTC; its initial refresh
+    # reached back to 2025-12-25 18:00 UTC, and nothing older was ever loaded.
+    _make_quickstart(deployment)
+    deployment.apply()
+    _stage(
+        deployment,
+        {
+            "corp-data/2025-11-01-OLD": datetime(2025, 11, 1, tzinfo=timezone.utc),
+            "corp-data/2025-12-25-EDGE": datetime(2025, 12, 25, 17, 59, tzinfo=timezone.utc),
+            "corp-data/2025-12-26-QUICK": datetime(2025, 12, 26, tzinfo=timezone.utc),
+        },
+    )
+
+    chosen = plan_backfill(deployment.sf, now=NOW)
+
+    assert [f.name for f in chosen.to_load] == [
+        "corp-data/2025-11-01-OLD",
+        "corp-data/2025-12-25-EDGE",
+    ]
+    assert chosen.adopted_period == 1
+    assert chosen.adopted_from == datetime(2025, 12, 25, 18, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("form", ["stage", "bucket"])
+def test_a_file_is_loaded_already_whichever_form_metadata_filename_has(
+    applied: Deployment, form: str
+) -> None:
+    # Item A: METADATA$FILENAME relative to the stage URL, or to the bucket (prefix included).
+    applied.double.filename_form = form
+    files = _old_files(3)
+    _stage(applied, files)
+    _mark_loaded(applied, ["corp-data/2026-01-10-00-00-00-00001"])
+    said: list[str] = []
+
+    run_backfill(applied.sf, said.append, now=NOW)
+
+    assert applied.double.copies == [
+        ["corp-data/2026-01-10-00-00-00-00000", "corp-data/2026-01-10-00-00-00-00002"]
+    ]
+    assert "1 already in the raw table; 2 to load" in said[0]
+
+
+def test_files_of_uncertain_load_status_are_loaded_and_files_copy_leaves_out_are_named(
+    applied: Deployment,
+) -> None:
+    # Item B: COPY skips, without a row of output, files older than 64 days of unknown load
+    # status unless LOAD_UNCERTAIN_FILES = TRUE; and any file it leaves out is reported by name,
+    # not counted as loaded.
+    files = _old_files(4)
+    _stage(applied, files)
+    names = list(files)
+    applied.double.uncertain_files = {names[0], names[1]}
+    applied.double.copy_loaded_before = {names[3]}
+    said: list[str] = []
+
+    result = run_backfill(applied.sf, said.append, now=NOW)
+
+    assert result.files_loaded == 3
+    assert result.files_skipped_by_copy == [names[3]]
+    assert f"  not loaded by COPY (no result for it): {names[3]}" in said
+    assert "batch 1/1: 4 file(s): 3 loaded (9 row(s)), 0 skipped for errors, 1 not loaded" in (
+        "\n".join(said)
+    )
+    assert said[-1].startswith(
+        "backfill finished: 3 file(s) loaded (9 row(s)) in 1 batch(es), 0 skipped for errors, "
+        f"1 not loaded by COPY ({names[3]}; COPY returned no result for them"
+    )
+
+
+def test_a_batch_copy_leaves_out_entirely_is_reported_file_by_file(applied: Deployment) -> None:
+    files = _old_files(2)
+    _stage(applied, files)
+    applied.double.copy_loaded_before = set(files)
+    said: list[str] = []
+
+    result = run_backfill(applied.sf, said.append, now=NOW)
+
+    assert result.files_loaded == 0
+    assert result.files_skipped_by_copy == list(files)
+    assert "2 not loaded by COPY (" in said[-1]
 
 
 def test_dry_run_lists_what_it_would_load_and_loads_nothing(applied: Deployment) -> None:

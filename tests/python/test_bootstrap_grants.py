@@ -99,6 +99,33 @@ def test_apply_grants_only_what_the_role_lacks(with_dbt_role: Deployment) -> Non
     )
 
 
+def test_grants_through_a_role_the_dbt_role_inherits_count(with_dbt_role: Deployment) -> None:
+    # Item I: SHOW GRANTS TO ROLE "Lists all access control privileges that have been explicitly
+    # granted" (https://docs.snowflake.com/sql-reference/sql/show-grants): a privilege the dbt
+    # role holds through a role granted to it (a USAGE row on ROLE) is not listed for it, so
+    # the roles it inherits are read too.
+    dep = with_dbt_role
+    db = dep.config.snowflake.database
+    dep.double.roles |= {"READER", "BUILDER"}
+    dep.double.role_grants["TRANSFORMER"] = [_grant_row("USAGE", "ROLE", "READER", "TRANSFORMER")]
+    dep.double.role_grants["READER"] = [
+        _grant_row("USAGE", "ROLE", "BUILDER", "READER"),
+        _grant_row("USAGE", "DATABASE", db, "READER"),
+        _grant_row("USAGE", "SCHEMA", f"{db}.LOGS", "READER"),
+    ]
+    dep.double.role_grants["BUILDER"] = [
+        _grant_row(p, "SCHEMA", f"{db}.LOGS", "BUILDER")
+        for p in ("CREATE TABLE", "CREATE VIEW", "CREATE FUNCTION")
+    ]
+
+    dep.apply()
+
+    assert _grants_sent(dep) == [_expected(dep)[2]]  # only SELECT on the raw table was missing
+    check = {c.name: c for c in verify(dep.aws, dep.sf)}[CHECK]
+    assert check.ok, check.detail
+    assert "the roles it inherits: BUILDER, READER" in check.detail
+
+
 def test_verify_checks_the_dbt_roles_grants_and_gives_the_grant(with_dbt_role: Deployment) -> None:
     dep = with_dbt_role
     dep.apply()
@@ -112,6 +139,8 @@ def test_verify_checks_the_dbt_roles_grants_and_gives_the_grant(with_dbt_role: D
     assert not check.ok
     assert check.detail == (
         f"the dbt role TRANSFORMER lacks CREATE FUNCTION on {dep.config.snowflake.database}.LOGS"
+        " (read: the grants to TRANSFORMER; it inherits no role); grants to PUBLIC, and "
+        "database roles, are not counted"
     )
     assert check.fix.endswith(_expected(dep)[5])
 

@@ -14,7 +14,8 @@ ERROR_COUNT "Number of error rows in the source file", STATUS. The statuses are 
 "Loaded", "Load in progress", ... there and LOADED, LOAD FAILED, PARTIALLY LOADED in
 LOAD_HISTORY (https://docs.snowflake.com/sql-reference/info-schema/load_history), so the
 query compares UPPER(status). The recording double answers the query with the rows a test
-puts in `copy_history`, filtered as the WHERE clause says.
+puts in `copy_history`, filtered as the WHERE clause says; their FILE_NAME is in the same form
+the double gives METADATA$FILENAME (`metadata_filename`), relative to the bucket by default.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ pytest_plugins = ["bootstrap_fixtures"]
 CHECK = "pipe loaded every file (load history)"
 
 
-def _row(name: str, status: str, when: str, error: str | None = None, errors: int = 0) -> dict:
+def _row(
+    dep: Deployment, name: str, status: str, when: str, error: str | None = None, errors: int = 0
+) -> dict:
     return {
-        "file_name": f"s3-logs/corp-data/{name}",
+        "file_name": dep.double.metadata_filename(f"corp-data/{name}"),
         "status": status,
         "first_error_message": error,
         "error_count": errors,
@@ -52,10 +55,12 @@ def test_verify_names_the_files_that_did_not_load_and_the_first_error(
     _history(
         deployment,
         [
-            _row("2026-01-01-A", "Loaded", "2026-01-01 10:00:00"),
-            _row("2026-01-02-B", "Load failed", "2026-01-02 10:00:00", error, 3),
-            _row("2026-01-03-C", "Partially loaded", "2026-01-01 12:00:00", "bad row", 1),
-            _row("2026-01-04-D", "Load in progress", "2026-01-04 10:00:00"),
+            _row(deployment, "2026-01-01-A", "Loaded", "2026-01-01 10:00:00"),
+            _row(deployment, "2026-01-02-B", "Load failed", "2026-01-02 10:00:00", error, 3),
+            _row(
+                deployment, "2026-01-03-C", "Partially loaded", "2026-01-01 12:00:00", "bad row", 1
+            ),
+            _row(deployment, "2026-01-04-D", "Load in progress", "2026-01-04 10:00:00"),
         ],
     )
 
@@ -67,8 +72,13 @@ def test_verify_names_the_files_that_did_not_load_and_the_first_error(
         "s3-logs/corp-data/2026-01-03-C); latest: Load failed, 3 error row(s), first error: "
         f"{error}"
     )
-    assert "copy it to its key again" in check.fix
-    assert "s3logs bootstrap backfill" in check.fix
+    # the object is re-staged (touched) so the pipe loads it; backfill only for old files
+    assert "re-stage it: copy it to its own key again" in check.fix
+    assert (
+        "`s3logs bootstrap backfill` loads only files last modified more than 7 days ago "
+        "(--older-than-days), so use it only for those"
+    ) in check.fix
+    assert "or load it with `s3logs bootstrap backfill`" not in check.fix
     sent = [s for s in deployment.connection.statements if "COPY_HISTORY" in s]
     sf = deployment.config.snowflake
     assert f"TABLE_NAME => '{sf.database}.LOGS.S3_ACCESS_LOGS_RAW'" in sent[-1]
@@ -80,7 +90,7 @@ def test_verify_lists_the_first_few_files_and_counts_the_rest(deployment: Deploy
     _history(
         deployment,
         [
-            _row(f"2026-01-{d:02d}-X", "Load failed", f"2026-01-{d:02d} 00:00:00", "e")
+            _row(deployment, f"2026-01-{d:02d}-X", "Load failed", f"2026-01-{d:02d} 00:00:00", "e")
             for d in range(1, 9)
         ],
     )
@@ -95,7 +105,7 @@ def test_verify_lists_the_first_few_files_and_counts_the_rest(deployment: Deploy
 
 def test_verify_passes_when_every_file_loaded(deployment: Deployment) -> None:
     deployment.apply()
-    _history(deployment, [_row("2026-01-01-A", "Loaded", "2026-01-01 10:00:00")])
+    _history(deployment, [_row(deployment, "2026-01-01-A", "Loaded", "2026-01-01 10:00:00")])
 
     check = {c.name: c for c in verify(deployment.aws, deployment.sf)}[CHECK]
 

@@ -13,12 +13,14 @@ from bootstrap_fixtures import Deployment, base_config, make_config
 
 from bootstrap.cloud import plan
 from bootstrap.cloud.config import MARKER
+from bootstrap.cloud.preflight import PreflightError
 from bootstrap.cloud.snowflake import (
     ConnectorConnection,
     SnowflakeSetupError,
     connect_from_env,
     normalise_sql,
 )
+from bootstrap.cloud.verify import verify
 
 pytest_plugins = ["bootstrap_fixtures"]
 
@@ -122,6 +124,73 @@ def test_apply_refuses_a_file_format_it_did_not_create_that_reads_lines_differen
     assert "LoggingEnabled" not in deployment.clients["s3"].get_bucket_logging(Bucket="corp-data")
 
 
+# Item G: every option of DESC FILE FORMAT that changes how a line is read is compared, against
+# apply's value or Snowflake's default (CREATE FILE FORMAT, formatTypeOptions for CSV:
+# https://docs.snowflake.com/en/sql-reference/sql/create-file-format; DESC FILE FORMAT's rows and
+# their default values are those of the example at
+# https://docs.snowflake.com/en/sql-reference/sql/desc-file-format).
+@pytest.mark.parametrize(
+    "option",
+    [
+        "TRIM_SPACE = TRUE",
+        "SKIP_HEADER = 1",
+        "RECORD_DELIMITER = '\\r\\n'",
+        "ENCODING = 'ISO-8859-1'",
+        "COMPRESSION = GZIP",
+        "FIELD_OPTIONALLY_ENCLOSED_BY = '\"'",
+        "ESCAPE = '\\\\'",
+        "EMPTY_FIELD_AS_NULL = FALSE",
+    ],
+)
+def test_a_foreign_file_format_differing_in_any_read_option_is_refused(
+    deployment: Deployment, option: str
+) -> None:
+    sf = deployment.config.snowflake
+    apply_s = " ".join(f"{name} = {sql}" for name, sql, _ in plan.FILE_FORMAT_OPTIONS)
+    deployment.double.execute(
+        f"CREATE FILE FORMAT IF NOT EXISTS {sf.qualified(sf.file_format)} TYPE = 'CSV' "
+        f"{apply_s} {option} COMMENT = 'made by hand'"
+    )
+    name = option.split(" = ")[0]
+
+    with pytest.raises(SnowflakeSetupError, match=f"differs in {name};"):
+        deployment.apply()
+
+    assert _writes(deployment.connection.statements) == []
+
+
+def test_a_foreign_file_format_with_apply_s_options_and_the_defaults_is_reused(
+    deployment: Deployment,
+) -> None:
+    sf = deployment.config.snowflake
+    apply_s = " ".join(f"{name} = {sql}" for name, sql, _ in plan.FILE_FORMAT_OPTIONS)
+    deployment.double.execute(
+        f"CREATE FILE FORMAT IF NOT EXISTS {sf.qualified(sf.file_format)} TYPE = 'CSV' "
+        f"{apply_s} COMMENT = 'made by hand'"
+    )
+
+    results = {r.title: r.outcome for r in deployment.apply()}
+
+    assert results["file format"] == "unchanged"
+
+
+def test_apply_sets_its_own_file_format_back_to_the_defaults_it_relies_on(
+    deployment: Deployment,
+) -> None:
+    sf = deployment.config.snowflake
+    deployment.double.execute(plan.create_file_format_sql(sf))
+    deployment.double.execute(
+        f"ALTER FILE FORMAT {sf.qualified(sf.file_format)} SET SKIP_HEADER = 1 TRIM_SPACE = TRUE"
+    )
+
+    results = {r.title: r.outcome for r in deployment.apply()}
+
+    assert results["file format"] == "updated (SKIP_HEADER, TRIM_SPACE set as apply creates them)"
+    alters = [s for s in deployment.connection.statements if s.startswith("ALTER FILE FORMAT")]
+    assert alters[-1].endswith("SET\n  SKIP_HEADER = 0\n  TRIM_SPACE = FALSE")
+    assert deployment.sf.file_format_differences() == []
+
+
 def test_apply_stops_before_any_change_when_the_pipe_is_defined_differently(
     deployment: Deployment,
 ) -> None:
@@ -212,6 +281,57 @@ def test_raw_table_is_permanent_with_the_landing_types(deployment: Deployment) -
         f"SHOW TABLES LIKE '{sf.raw_table}' IN SCHEMA {sf.schema_sql}"
     )
     assert [row["kind"] for row in kinds] == ["TABLE"]
+
+
+# Item F: INFORMATION_SCHEMA.COLUMNS.DATA_TYPE "shows the standard Snowflake data type of the
+# column" (https://docs.snowflake.com/en/sql-reference/info-schema/columns). fakesnow reports a
+# TIMESTAMP_LTZ column as TIMESTAMP_TZ (both instants, both accepted) and a TIMESTAMP_NTZ one as
+# TIMESTAMP_NTZ, which is what this refusal is about.
+def _bad_raw_table(dep: Deployment, loaded_at: str, file_last_modified: str) -> None:
+    sf = dep.config.snowflake
+    dep.connection.fakesnow.execute(
+        f"CREATE TABLE {sf.qualified(sf.raw_table)} (raw VARCHAR, file_name VARCHAR, "
+        f"file_row_number NUMBER(38,0), file_last_modified {file_last_modified}, "
+        f"loaded_at {loaded_at})"
+    )
+
+
+def test_a_raw_table_with_an_ntz_loaded_at_is_refused_before_any_change(
+    deployment: Deployment,
+) -> None:
+    _bad_raw_table(deployment, "TIMESTAMP_NTZ", "TIMESTAMP_NTZ")
+
+    with pytest.raises(PreflightError) as refused:
+        deployment.apply()
+
+    [problem] = [p for p in refused.value.problems if "raw landing columns with other" in p]
+    assert "(LOADED_AT is TIMESTAMP_NTZ, not TIMESTAMP_LTZ or TIMESTAMP_TZ)" in problem
+    assert "CONVERT_TIMEZONE('UTC', loaded_at)" in problem
+    assert "ALTER TABLE ... SWAP WITH" in problem
+    assert _writes(deployment.connection.statements) == []
+
+
+def test_a_raw_table_with_an_ltz_file_last_modified_is_refused(deployment: Deployment) -> None:
+    _bad_raw_table(deployment, "TIMESTAMP_LTZ", "TIMESTAMP_LTZ")
+
+    with pytest.raises(
+        PreflightError, match="FILE_LAST_MODIFIED is TIMESTAMP_TZ, not TIMESTAMP_NTZ"
+    ):
+        deployment.apply()
+
+
+def test_verify_checks_the_raw_table_types(deployment: Deployment) -> None:
+    deployment.apply()
+    assert {c.name: c for c in verify(deployment.aws, deployment.sf)}["raw landing table"].ok
+    sf = deployment.config.snowflake
+    deployment.connection.fakesnow.execute(f"DROP TABLE {sf.qualified(sf.raw_table)}")
+    _bad_raw_table(deployment, "TIMESTAMP_NTZ", "TIMESTAMP_NTZ")
+
+    check = {c.name: c for c in verify(deployment.aws, deployment.sf)}["raw landing table"]
+
+    assert not check.ok
+    assert "LOADED_AT is TIMESTAMP_NTZ" in check.detail
+    assert check.fix.startswith("create a table with apply's columns")
 
 
 class _RecordingCursor:

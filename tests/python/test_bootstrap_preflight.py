@@ -446,3 +446,119 @@ def _bucket_policy(dep: Deployment, bucket: str) -> dict:
         return dep.clients["s3"].get_bucket_policy(Bucket=bucket)
     except dep.clients["s3"].exceptions.ClientError:
         return {}
+
+
+# --- the log bucket's notifications (item H) --------------------------------------------------
+#
+# S3 accepts one destination per event type and overlapping key-name filter (the rule
+# aws.merge_notification already applies at step 8, documented under "Configuring event
+# notifications using object key name filtering" in the Amazon S3 User Guide); the new pipe's
+# queue is known only once the pipe exists. moto does not refuse overlaps, so this test checks
+# the refusal comes before any change.
+
+
+def _topic_on_the_log_prefix(dep: Deployment) -> str:
+    sns = dep.session.client("sns", endpoint_url=dep.config.aws.endpoint_url)
+    arn = sns.create_topic(Name="everything")["TopicArn"]
+    dep.clients["s3"].put_bucket_notification_configuration(
+        Bucket=dep.config.aws.log_bucket,
+        NotificationConfiguration={
+            "TopicConfigurations": [
+                {"Id": "all-new-objects", "TopicArn": arn, "Events": ["s3:ObjectCreated:Put"]}
+            ]
+        },
+    )
+    return arn
+
+
+def test_an_overlapping_notification_is_refused_before_the_pipe_exists(
+    deployment: Deployment,
+) -> None:
+    arn = _topic_on_the_log_prefix(deployment)
+
+    with pytest.raises(PreflightError) as refused:
+        deployment.apply()
+
+    [problem] = [p for p in refused.value.problems if "notification" in p]
+    assert "notification 'all-new-objects' already sends events overlapping" in problem
+    assert arn in problem and "fan out through SNS" in problem
+    _nothing_changed(deployment)
+    assert deployment.double.pipes == {}
+
+
+def test_a_notification_to_an_existing_pipes_queue_is_not_a_conflict(
+    deployment: Deployment,
+) -> None:
+    # the quickstart's hand-made notification: new objects under the prefix to its pipe's queue
+    deployment.double.add_quickstart(deployment.config.snowflake.database, "LOGS")
+    deployment.clients["s3"].put_bucket_notification_configuration(
+        Bucket=deployment.config.aws.log_bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "Id": "quickstart",
+                    "QueueArn": deployment.double.queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                }
+            ]
+        },
+    )
+
+    assert not [p for p in _problems(deployment) if "notification" in p]
+
+
+# --- an existing storage integration (item H) -------------------------------------------------
+#
+# CREATE STAGE ... STORAGE_INTEGRATION needs USAGE on the integration, and ALTER STORAGE
+# INTEGRATION needs its OWNERSHIP (the "Access control requirements" of
+# https://docs.snowflake.com/en/sql-reference/sql/create-stage and
+# https://docs.snowflake.com/en/sql-reference/sql/alter-storage-integration; the stored copy of
+# the docs did not return those tables, so this is their reading, not a quotation). SHOW GRANTS
+# ON INTEGRATION <name> lists who holds them ("SHOW GRANTS ON <object_type> <object_name>",
+# https://docs.snowflake.com/sql-reference/sql/show-grants).
+
+
+def _foreign_integration(dep: Deployment, owner: str, locations: str) -> str:
+    cfg = dep.config
+    dep.double.integrations[cfg.snowflake.integration] = {
+        "ENABLED": "true",
+        "STORAGE_PROVIDER": "S3",
+        "STORAGE_ALLOWED_LOCATIONS": locations,
+        "STORAGE_BLOCKED_LOCATIONS": "",
+        "STORAGE_AWS_IAM_USER_ARN": "arn:aws:iam::999999999999:user/k7m2-s-v2st0001",
+        "STORAGE_AWS_ROLE_ARN": cfg.aws.role_arn,
+        "STORAGE_AWS_EXTERNAL_ID": "MYACCT_SFCRole=2_abc=",
+        "COMMENT": "",
+    }
+    dep.double.roles.add(owner)
+    dep.double.object_grants[("INTEGRATION", cfg.snowflake.integration)] = [
+        _grant_row("OWNERSHIP", "INTEGRATION", cfg.snowflake.integration, owner)
+    ]
+    return cfg.snowflake.integration
+
+
+def test_an_integration_the_session_cannot_use_or_alter_is_refused(
+    deployment: Deployment,
+) -> None:
+    name = _foreign_integration(deployment, "PLATFORM", "s3://elsewhere/")
+
+    problems = _problems(deployment)
+
+    assert (
+        f"creating the stage through the existing storage integration needs USAGE on "
+        f'INTEGRATION "{name}", held by the primary role ACCOUNTADMIN or a role it inherits; '
+        f'GRANT USAGE ON INTEGRATION "{name}" TO ROLE "ACCOUNTADMIN"'
+    ) in problems
+    assert [p for p in problems if p.startswith("adding the stage URL to the existing storage")]
+    assert [p for p in problems if f'needs OWNERSHIP on INTEGRATION "{name}"' in p]
+
+
+def test_usage_is_enough_when_the_integration_already_allows_the_location(
+    deployment: Deployment,
+) -> None:
+    name = _foreign_integration(deployment, "PLATFORM", deployment.config.aws.stage_url)
+    deployment.double.object_grants[("INTEGRATION", name)].append(
+        _grant_row("USAGE", "INTEGRATION", name, "SYSADMIN")
+    )
+
+    assert not [p for p in _problems(deployment) if "INTEGRATION" in p]
