@@ -242,17 +242,20 @@ def backfill_command(
     backfill LISTs the stage and loads the older files with the pipe's own COPY, naming them in
     batches of at most 1000 (COPY's limit), reporting each batch. It cannot load a file twice:
     files whose names are already in the raw table are left out, files newer than the cut-off
-    are left to the pipe, files modified before the rows adopted from the quickstart are left
-    out (the quickstart loaded them), and it refuses while the pipe has files pending.
-    Run `s3logs bootstrap apply` first.
+    are left to the pipe, files modified within the reach of an adopted quickstart deployment
+    (from 7 days before its first load to its last) are left out, and it refuses while the
+    pipe has files pending. Exits 1 when a file failed to load or COPY left one out (each is
+    listed), so a script notices. Run `s3logs bootstrap apply` first.
     """
     config = _load(config_path)
     sf = _snowflake_side(ctx, config)
     now = (ctx.obj or {}).get("now")
-    run_backfill(
+    result = run_backfill(
         sf,
         click.echo,
         dry_run=dry_run,
         now=now,
         older_than=timedelta(days=older_than_days),
     )
+    if result.files_failed or result.files_skipped_by_copy:
+        ctx.exit(1)

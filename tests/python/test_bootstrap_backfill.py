@@ -351,3 +351,26 @@ def test_cli_backfill_dry_run_and_help(applied: Deployment, tmp_path: Path) -> N
     assert dry.exit_code == 0, dry.output
     assert "would load 2 file(s)" in dry.output and applied.double.copies == []
     assert too_soon.exit_code == 2 and "x>=7" in too_soon.output
+
+
+def test_cli_backfill_exits_1_when_a_file_did_not_load(applied: Deployment, tmp_path: Path) -> None:
+    aws, sf = applied.config.aws, applied.config.snowflake
+    path = tmp_path / "bootstrap.toml"
+    path.write_text(
+        "[aws]\n"
+        f'account_id = "{aws.account_id}"\nregion = "{aws.region}"\n'
+        f'log_bucket = "{aws.log_bucket}"\nlog_prefix = "{aws.log_prefix}"\n'
+        f'role_name = "{aws.role_name}"\n'
+        f'[snowflake]\ndatabase = "{sf.database}"\nschema = "{sf.schema}"\n'
+    )
+    _stage(applied, _old_files(3))
+    applied.double.copy_failures["corp-data/2026-01-10-00-00-00-00001"] = "Invalid UTF8"
+
+    ran = CliRunner().invoke(
+        cloud_cli.bootstrap,
+        ["backfill", "-c", str(path)],
+        obj={"snowflake_connection": applied.connection, "now": NOW},
+    )
+
+    assert ran.exit_code == 1, ran.output
+    assert "Invalid UTF8" in ran.output and "Traceback" not in ran.output
