@@ -139,10 +139,10 @@ def test_overview_page_says_what_where_how_fresh_and_how_to_investigate(site: di
     assert overview, "no __overview__ doc block: the site shows dbt's stock welcome page"
     text = words(overview["block_contents"])
     for thing in (
-        "s3_access_logs` v2",
-        "s3_access_logs_quarantine",
+        "[s3_access_logs v2](#!/model/model.s3logs.s3_access_logs.v2)",
+        "(#!/model/model.s3logs.s3_access_logs_quarantine)",
         "The view named `s3_access_logs`",
-        "s3_access_logs_quickstart",
+        "(#!/model/model.s3logs.s3_access_logs_quickstart)",
         "dbt show -s <analysis> --vars",
         "dbt source freshness",
         *freshness_phrases(manifest["sources"][SOURCE]),
@@ -155,9 +155,27 @@ def test_overview_page_says_what_where_how_fresh_and_how_to_investigate(site: di
     # every link of the page leads to a page of the site
     links = re.findall(r"\]\(#!/(\w+)/([^)]+)\)", text)
     assert len(links) >= 10
+    pages = {**manifest["nodes"], **manifest["sources"], **manifest["macros"]}
     for kind, unique_id in links:
-        assert unique_id in manifest["nodes"] or unique_id in manifest["sources"], unique_id
-        assert unique_id.startswith(kind + "."), unique_id
+        assert unique_id in pages and unique_id.startswith(kind + "."), unique_id
+
+
+def test_overview_links_to_the_lineage_without_the_unit_tests(site: dict) -> None:
+    # dbt docs draws unit tests in the lineage graph and has no setting against it; the
+    # overview links to the graph with an exclusion (g_e) by path that must match every unit
+    # test and no node the graph should keep
+    manifest = site["manifest"]
+    text = manifest["docs"]["doc.s3logs.__overview__"]["block_contents"]
+    (excluded,) = re.findall(r"\(#!/overview\?g_v=1&g_e=path:([^)\s]+)\)", text)
+    unit_tests = manifest["unit_tests"].values()
+    assert unit_tests and {u["original_file_path"] for u in unit_tests} == {excluded}
+    kept = [*manifest["nodes"].values(), *manifest["sources"].values()]
+    assert [
+        n["unique_id"]
+        for n in kept
+        if n["original_file_path"] == excluded
+        and (n["resource_type"] != "test" or not n.get("test_metadata"))
+    ] == []
 
 
 def test_every_project_macro_is_documented(site: dict) -> None:
