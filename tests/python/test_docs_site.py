@@ -8,8 +8,15 @@ The code checks read the files; the others read target/manifest.json and catalog
 
 from __future__ import annotations
 
+import functools
+import html
+import http.server
 import json
 import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -302,3 +309,82 @@ def test_analysis_descriptions_say_their_vars(site: dict) -> None:
         for name, what in variables.items():
             assert f"- `{name}`: {words(what)}" in text, (analysis["name"], name)
         assert f"dbt show -s {analysis['name']} --vars" in text
+
+
+# --- the site in a real browser (headless Chromium, Debian package chromium) -------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+RENDERED_CODE = re.compile(
+    r'<code class="source-code highlight ng-binding[^"]*"[^>]*>(.*?)</code>', re.S
+)
+# what the highlighter marked as a string or a backquoted identifier
+HIGHLIGHTED_STRING = re.compile(r'<span class="token (?:string|identifier)">(.*?)</span>', re.S)
+
+
+@pytest.fixture(scope="module")
+def served(site: dict) -> Iterator[str]:
+    """The generated site (target/) served on loopback: the URL of its index.html."""
+    target = site["project"].root / "target"
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(target))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        server.shutdown()
+
+
+def rendered(url: str, profile: Path) -> tuple[str, str]:
+    """(the page's text, its DOM) once the docs app has rendered it in headless Chromium."""
+    cmd = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=8000",
+        "--dump-dom", url,
+    ]  # fmt: skip
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+    return words(html.unescape(re.sub(r"<[^>]+>", " ", dom))), dom
+
+
+def code_as_shown(dom: str) -> str:
+    (block,) = RENDERED_CODE.findall(dom)
+    return html.unescape(re.sub(r"<[^>]+>", "", block))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium: apt-get install chromium")
+@pytest.mark.parametrize(
+    ("page", "shows"),
+    [
+        ("overview", ["Where to start", "How fresh the data is", "How to run an investigation"]),
+        ("model/model.s3logs.s3_access_logs.v1", ["deprecated, removed on 2027-06-30"]),
+        ("model/model.s3logs.s3_access_logs.v2", ["the latest version"]),
+        ("model/model.s3logs.int_s3_access_logs__parsed", []),
+        ("analysis/analysis.s3logs.ir_object_history", ["all optional"]),
+        ("macro/macro.s3logs.create_parser_udtf", ["Why a hook, not a pre-hook"]),
+    ],
+)
+def test_pages_render_their_text_and_their_code_verbatim_and_unsmeared(
+    site: dict, served: str, tmp_path: Path, page: str, shows: list[str]
+) -> None:
+    text, dom = rendered(f"{served}#!/{page}", tmp_path / "chromium")
+    for phrase in shows:
+        assert phrase in text, phrase
+    if page == "overview":
+        return
+    unique_id = page.split("/", 1)[1]
+    manifest = site["manifest"]
+    node = manifest["nodes"].get(unique_id) or manifest["macros"][unique_id]
+    if node["resource_type"] == "model" and node["version"]:
+        shared = words(manifest["docs"]["doc.s3logs.s3_access_logs"]["block_contents"])
+        # as rendered: no Markdown marks; tags, so spaces, around what was code
+        assert re.sub(r"[`*\s]", "", shared) in re.sub(r"\s", "", text)
+    # the Source tab shows the file as written, and no string the highlighter found runs over
+    # a line end (which is how a stray quote smears the lines after it)
+    source = node.get("raw_code") or node["macro_sql"]
+    assert code_as_shown(dom).rstrip() == source.rstrip()
+    smeared = [s for s in HIGHLIGHTED_STRING.findall(dom) if "\n" in s]
+    assert smeared == []
