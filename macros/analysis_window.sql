@@ -1,6 +1,6 @@
 {#-
-  The analyses' time window: `and <column> >= start_at and <column> < end_at` for the vars
-  that are set (ISO timestamps, UTC; start inclusive, end exclusive); nothing when unset.
+  The time window of the analyses: and <column> >= start_at and <column> < end_at, for the
+  vars that are set (ISO timestamps, UTC; start inclusive, end exclusive); nothing when unset.
 -#}
 {% macro s3logs_in_window(column) %}
     {%- set start_at = var('start_at', none) %}

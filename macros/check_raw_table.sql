@@ -1,6 +1,6 @@
 {#-
   on-run-start: stop with a message that says what to do when the raw landing table is missing
-  (a first `dbt build` before anything was loaded), instead of a catalog error deep in a model.
+  (a first dbt build before anything was loaded), instead of a catalog error deep in a model.
 -#}
 {% macro s3logs_check_raw_table() %}
     {%- if execute and flags.WHICH in ('run', 'build') %}

@@ -1,5 +1,5 @@
 {#-
-  on-run-start: functions the quickstart's queries rely on, where the engine lacks them, so
+  on-run-start: functions the quickstart queries rely on, where the engine lacks them, so
   that they run as written against s3_access_logs v1. Created in the database itself, so any
   client opening the DuckDB file has them.
 -#}
@@ -17,8 +17,8 @@
 
 {#-
   s3logs_not_materialized(): the hint that keeps a CTE used several times inlined, where the
-  engine has one (DuckDB would otherwise write the CTE's rows to memory and read them back);
-  nothing elsewhere. Goes between `name as` and the CTE's parenthesis.
+  engine has one (DuckDB would otherwise write the rows of the CTE to memory and read them
+  back); nothing elsewhere. Goes between the CTE name and its opening parenthesis.
 -#}
 {% macro s3logs_not_materialized() %}
     {{ return(adapter.dispatch('s3logs_not_materialized', 's3logs')()) }}
@@ -34,11 +34,11 @@
 
 {#-
   s3logs_type_timestamp(): the type of every timestamp the project writes, which holds UTC
-  wall-clock time. On Snowflake that is TIMESTAMP_NTZ, named explicitly: a bare `timestamp`
-  means whatever the account's TIMESTAMP_TYPE_MAPPING says (TIMESTAMP_LTZ on some accounts),
-  and an LTZ value shows and compares in the session's time zone.
-  s3logs_sql_type(type): a column type of the parser's contract (macros/parser_udtf.sql) in
-  the engine's SQL.
+  wall-clock time. On Snowflake that is TIMESTAMP_NTZ, named explicitly: a bare timestamp
+  type means whatever the TIMESTAMP_TYPE_MAPPING of the account says (TIMESTAMP_LTZ on some
+  accounts), and an LTZ value shows and compares in the time zone of the session.
+  s3logs_sql_type(type): a column type of the parser contract (macros/parser_udtf.sql) in
+  the SQL of the engine.
 -#}
 {% macro s3logs_type_timestamp() %}
     {{ return(adapter.dispatch('s3logs_type_timestamp', 's3logs')()) }}
@@ -57,10 +57,10 @@
 {% endmacro %}
 
 {#-
-  s3logs_utc(column): a raw table's load time as UTC wall-clock time. On Snowflake the pipe
+  s3logs_utc(column): the load time of a raw table as UTC wall-clock time. On Snowflake the pipe
   fills loaded_at from METADATA$START_SCAN_TIME, a TIMESTAMP_LTZ (an instant): a plain cast to
-  TIMESTAMP_NTZ would write it in the session's time zone (America/Los_Angeles by default), so
-  it is converted to UTC first. DuckDB's loader writes UTC already.
+  TIMESTAMP_NTZ would write it in the time zone of the session (America/Los_Angeles by
+  default), so it is converted to UTC first. The DuckDB loader writes UTC already.
 -#}
 {% macro s3logs_utc(column) %}
     {{ return(adapter.dispatch('s3logs_utc', 's3logs')(column)) }}

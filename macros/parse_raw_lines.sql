@@ -1,6 +1,7 @@
 {#-
-  parse_raw_lines(relation): select every raw landing column of `relation` plus the parser's
-  output columns (parser.OUTPUT_COLUMNS: contract, derived, parse_error), one row per raw row.
+  parse_raw_lines(relation): select every raw landing column of the relation plus the output
+  columns of the parser (parser.OUTPUT_COLUMNS: contract, derived, parse_error), one row per
+  raw row.
   The parsing rules live in bootstrap/parser.py only; engines differ in how they call it.
 -#}
 {% macro parse_raw_lines(relation) %}
@@ -29,7 +30,7 @@
 
 {#-
   DuckDB: lines of the common shape (a quoted request-URI and referer with no quote inside,
-  then a quoted user-agent that ends at the line's last quote, as the parser's rules say;
+  then a quoted user-agent that ends at the last quote of the line, as the parser rules say;
   ASCII numbers; a plain timestamp; percent-escapes in the key that decode to valid UTF-8)
   are split natively, in parallel, by the expressions below, which mirror parser._parse_fast
   and parser.derive step by step. Every other line, and every line when var
@@ -217,7 +218,7 @@
         file_row_number,
         file_last_modified,
         loaded_at,
-        {#- the Python parser's values come as text (see bootstrap/duckdb_udf.py) #}
+        {#- the values of the Python parser come as text (see bootstrap/duckdb_udf.py) #}
         {%- for name, type in s3logs_output_columns() %}
         {%- set python_value = "python_row[" ~ loop.index ~ "]" %}
         case

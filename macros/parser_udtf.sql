@@ -1,6 +1,6 @@
 {#-
-  The parser's output columns and their SQL types, in order: bootstrap/parser.py's
-  OUTPUT_COLUMNS and COLUMN_TYPES (tests/python/test_snowflake_compile.py checks they agree).
+  The output columns of the parser and their SQL types, in order: OUTPUT_COLUMNS and
+  COLUMN_TYPES of bootstrap/parser.py (tests/python/test_snowflake_compile.py checks they agree).
 -#}
 {% macro s3logs_output_columns() %}
     {{ return([
@@ -47,9 +47,9 @@
 {% endmacro %}
 
 {#-
-  The fully qualified name of the Snowflake UDTF that runs the parser, in the target's database
-  and schema, written as dbt writes its own relations (api.Relation with the adapter's quoting:
-  unquoted on Snowflake). With SNOWFLAKE_DATABASE=security, the UDTF and the models both live
+  The fully qualified name of the Snowflake UDTF that runs the parser, in the database and
+  schema of the target, written as dbt writes its own relations (api.Relation with the quoting
+  of the adapter: unquoted on Snowflake). With SNOWFLAKE_DATABASE=security, the UDTF and the models both live
   in SECURITY, the name Snowflake gives an unquoted identifier.
 -#}
 {% macro s3logs_parser_function() %}
@@ -62,9 +62,9 @@
 
 {#-
   create_parser_udtf(): an on-run-start hook (dbt_project.yml), so that it runs before every
-  node of every `dbt build`, `run` or `test`: dbt runs a model's unit tests before the model and
-  runs no hooks for them, so a model pre-hook would leave them calling a UDTF that does not
-  exist yet (a new schema) or the previous build's parser. On Snowflake it (re)creates the
+  node of every dbt build, run or test: dbt runs the unit tests of a model before the model
+  and runs no hooks for them, so a model pre-hook would leave them calling a UDTF that does not
+  exist yet (a new schema) or the parser of the previous build. On Snowflake it (re)creates the
   Python UDTF whose body is bootstrap/parser.py itself, read through the macro
   s3logs_parser_source() (macros/s3logs_parser_source.sql is a symlink to that file). On DuckDB
   the same module is registered as a function by the dbt-duckdb plugin bootstrap.duckdb_udf, so
@@ -121,14 +121,14 @@ $$
 {% endmacro %}
 
 {#-
-  Snowflake's merge would otherwise read the whole parsed table to find the rows a run
+  The Snowflake merge would otherwise read the whole parsed table to find the rows a run
   replaces. A row is replaced only by a later load of the same line (same object name and
   row), and the pipe loads an object name once: a later copy arrives, if ever, with a
   re-delivery or a reload, which the window (var s3logs_lookback_hours behind the newest parsed
-  row, as the parse model reads) covers for some hours. So the merge's target side is limited
+  row, as the parse model reads) covers for some hours. So the target side of the merge is limited
   to that window, which Snowflake prunes by loaded_at (the table grows in load order). A line
   whose earlier copy was parsed before the window would be added beside it instead: the parse
-  model's primary-key test fails on it, and `dbt build --full-refresh` repairs it. DuckDB's
+  model primary-key test fails on it, and dbt build --full-refresh repairs it. The DuckDB
   delete+insert reads the keys only, and has no such limit.
 -#}
 {% macro s3logs_incremental_predicates(relation) %}

@@ -1,6 +1,7 @@
 {#-
-  s3logs_quickstart_columns(relation): the parsed lines of `relation` (the parse model) under
-  the Snowflake quickstart's 24 column names and types, plus each line's key and load time.
+  s3logs_quickstart_columns(relation): the parsed lines of the relation (the parse model)
+  under the 24 column names and types of the Snowflake quickstart, plus the key and load time
+  of each line.
   Shared by s3_access_logs v1 and by the view named s3_access_logs, so that the two cannot
   drift apart.
 -#}

@@ -1,21 +1,22 @@
 {#-
   Data tests over the rows loaded since a moment, instead of over every row.
 
-  `s3logs run` sets var('s3logs_tests_since') on each cycle after its first, to the moment its
+  s3logs run sets the var s3logs_tests_since on each cycle after its first, to the moment its
   previous load ended: the rows a cycle adds are the ones it must check, and the rows before
   them were checked by an earlier cycle (the parse model only ever replaces rows by their key,
-  so old rows cannot change under the tests). Without the var, as in a plain `dbt build`, every
+  so old rows cannot change under the tests). Without the var, as in a plain dbt build, every
   test reads every row.
 
-  s3logs_loaded_since(): the filter on loaded_at (or `true` without the var).
-  default__get_where_subquery: dbt's own (the relation a generic test reads, narrowed by its
-  `where` config), with that filter added for relations that have a loaded_at column; for the
-  key tests (primary_key, unique_combination_of_columns), every row whose key a new row has.
+  s3logs_loaded_since(): the filter on loaded_at (or true without the var).
+  default__get_where_subquery: as in dbt (the relation a generic test reads, narrowed by its
+  where config), with that filter added for relations that have a loaded_at column; for the
+  key test primary_key, every row whose key a new row has.
 
-  Why the moment is safe: `s3logs run` takes it when its loader has finished, and DuckDB lets
+  Why the moment is safe: s3logs run takes it when its loader has finished, and DuckDB lets
   one process write the file at a time, so no batch can start before it and commit after the
-  cycle (a row's loaded_at is when its batch started). Set by hand on a warehouse where loads
-  commit late (Snowpipe), take the previous run's start minus var('s3logs_lookback_hours').
+  cycle (the loaded_at of a row is when its batch started). Set by hand on a warehouse where
+  loads commit late (Snowpipe), take the start of the previous run minus the var
+  s3logs_lookback_hours.
 -#}
 {% macro s3logs_loaded_since(column='loaded_at') -%}
     {%- set since = var('s3logs_tests_since', none) -%}
@@ -39,12 +40,10 @@
                 {%- do found.append(unique_id) -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- if found and model.test_metadata and model.test_metadata.name in (
-            'primary_key', 'unique_combination_of_columns') -%}
+        {%- if found and model.test_metadata and model.test_metadata.name == 'primary_key' -%}
             {#- a key test reads every row whose key a new row has: a new row that repeats
                 an old key is what it must catch -#}
-            {%- set keys = model.test_metadata.kwargs.get('columns')
-                or model.test_metadata.kwargs.get('combination_of_columns') -%}
+            {%- set keys = model.test_metadata.kwargs.get('columns') -%}
             {%- set recent -%}
                 ({{ keys | join(', ') }}) in (
                     select {{ keys | join(', ') }} from {{ relation }}

@@ -1,5 +1,5 @@
 {#-
-  primary_key: fails for every value of `columns` that appears more than once or has a null
+  primary_key: fails for every value of the columns that appears more than once or has a null
   in any of them: one scan instead of a uniqueness test plus a not_null test per column.
 -#}
 {% test primary_key(model, columns) %}

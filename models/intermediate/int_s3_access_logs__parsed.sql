@@ -1,11 +1,13 @@
 {#-
-  Replaces the quickstart's stream + task: every raw line parsed exactly once.
-  - Incremental by loaded_at, looking back var('s3logs_lookback_hours') behind the newest parsed
-    row so that raw rows committed late are still picked up.
+  Replaces the stream and task of the quickstart: every raw line parsed exactly once.
+  - Incremental by loaded_at, looking back the var s3logs_lookback_hours behind the newest
+    parsed row, so that raw rows committed late are still picked up.
   - Rows already parsed from the same or a later load are skipped (anti-join); of duplicates in
-    the raw table the latest load wins (an object reloaded with `s3logs load --reload-changed`
+    the raw table the latest load wins (an object reloaded with s3logs load --reload-changed
     is reparsed); unique_key makes a re-parse replace the earlier row, never duplicate it.
   - Rejected lines stay here, with parse_error and their raw text, for the quarantine model.
+  - Reads the raw lines through the staging view, which has no tests of its own so that the
+    parse does not wait for them.
 -#}
 {{
     config(
@@ -54,7 +56,7 @@ with
             file_name,
             count(*) as raw_rows,
             max(loaded_at) as last_loaded
-        from {{ s3logs_raw_landing() }} as window_lines
+        from {{ ref('stg_s3logs__raw_lines') }} as window_lines
         where loaded_at >= (select window_start.loaded_from from window_start)
         group by file_name
     ),
@@ -92,7 +94,7 @@ with
             window_lines.file_name,
             window_lines.file_row_number,
             window_lines.loaded_at
-        from {{ s3logs_raw_landing() }} as window_lines
+        from {{ ref('stg_s3logs__raw_lines') }} as window_lines
         inner join pending_files
             on window_lines.file_name = pending_files.file_name
         left join pending_parsed as already_parsed
@@ -113,7 +115,7 @@ with
 -#}
 
 raw_lines as {{ s3logs_not_materialized() }} (
-    select * from {{ s3logs_raw_landing() }} as raw_landing
+    select * from {{ ref('stg_s3logs__raw_lines') }} as staged_lines
     {% if is_incremental() %}
         where loaded_at >= (select window_start.loaded_from from window_start)
     {% endif %}
@@ -132,8 +134,9 @@ candidate_lines as {{ s3logs_not_materialized() }} (
 ),
 
 -- keys with more than one raw row (an object loaded twice): only their rows need ranking,
--- which spares the other lines a window over their whole text. (Raw rows with a null key,
--- which no loader writes, fail the staging view's not_null tests.)
+-- which spares the other lines a window over their whole text. (A raw row with a null key,
+-- which no loader writes, fails the primary-key test of this model or, when an incremental run
+-- leaves it out, tests/assert_no_raw_line_lost.sql.)
 repeated_keys as (
     select
         file_name,

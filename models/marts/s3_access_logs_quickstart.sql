@@ -1,7 +1,7 @@
-{#- The quickstart's own table name, s3_access_logs, serving live rows with its columns: its
-    users' saved queries keep working after `s3logs bootstrap apply` adopts the deployment
-    (which renames the quickstart's frozen table to s3_access_logs_quickstart_archive). The
-    alias is set in its YAML. -#}
+{#- The table name of the quickstart, s3_access_logs, serving live rows with its columns: the
+    saved queries of its users keep working after s3logs bootstrap apply adopts the deployment
+    (which renames the frozen quickstart table to s3_access_logs_quickstart_archive). The
+    alias is set in the YAML of this model. -#}
 with
 
 parsed as (

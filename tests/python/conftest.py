@@ -54,8 +54,9 @@ def copy_project(destination: Path) -> DbtProject:
             shutil.copy(source, destination / part)
     tests = destination / "tests"
     tests.mkdir()
-    for sql in (REPO / "tests").glob("*.sql"):
-        shutil.copy(sql, tests / sql.name)
+    for path in (REPO / "tests").iterdir():
+        if path.suffix in (".sql", ".yml"):  # singular tests and their properties
+            shutil.copy(path, tests / path.name)
     return DbtProject(root=destination, database=destination / "s3logs.duckdb")
 
 
