@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint install clean
+.PHONY: demo test bench lint docs install clean
 
 install: $(STAMP)
 
@@ -18,6 +18,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# the docs site of the demo database (make demo first), served on http://localhost:8080
+docs: $(STAMP)
+	$(BIN)/dbt docs generate
+	$(BIN)/dbt docs serve --port 8080
 
 bench: $(STAMP)
 	$(BIN)/python -m bootstrap.bench

@@ -76,9 +76,9 @@
 
 {#-
   The on-run-start hook: the UDTF for the commands that run models or unit tests only. dbt
-  runs on-run-start hooks for other commands too (`dbt source freshness`, `seed`, `snapshot`),
-  whose role need not be allowed to create functions, and which must not replace the function
-  under a build running at the same time.
+  runs on-run-start hooks for other commands too (dbt source freshness, seed, snapshot), whose
+  role need not be allowed to create functions, and which must not replace the function under
+  a build running at the same time.
 -#}
 {% macro s3logs_parser_udtf_hook() %}
     {%- if flags.WHICH in ('build', 'run', 'test', 'retry') %}

@@ -1,9 +1,9 @@
 {#-
   s3logs_refuse_to_replace_table(): a pre-hook of a view whose name another program may have
-  used for a table. dbt would drop a table standing where it builds a view (Snowflake's view
-  materialization drops it; so does DuckDB's), and the quickstart's own s3_access_logs table
-  holds the rows its task parsed. Pre-hooks run before that drop, so this stops the build and
-  says what to do instead; nothing is dropped.
+  used for a table. dbt would drop a table standing where it builds a view (the view
+  materialization of Snowflake drops it, and so does that of DuckDB), and the s3_access_logs
+  table of the quickstart holds the rows its task parsed. Pre-hooks run before that drop, so
+  this stops the build and says what to do instead; nothing is dropped.
 -#}
 {% macro s3logs_refuse_to_replace_table() %}
     {%- if execute %}
