@@ -322,7 +322,8 @@ def test_list_last_modified_text_is_read_as_utc() -> None:
     assert parse_timestamp(datetime(2018, 1, 9)) == datetime(2018, 1, 9, tzinfo=timezone.utc)
 
 
-def test_cli_backfill_dry_run_and_help(applied: Deployment, tmp_path: Path) -> None:
+def _config_file(applied: Deployment, tmp_path: Path) -> Path:
+    """The deployment's config as a TOML file, for the CLI."""
     aws, sf = applied.config.aws, applied.config.snowflake
     path = tmp_path / "bootstrap.toml"
     path.write_text(
@@ -332,6 +333,11 @@ def test_cli_backfill_dry_run_and_help(applied: Deployment, tmp_path: Path) -> N
         f'role_name = "{aws.role_name}"\n'
         f'[snowflake]\ndatabase = "{sf.database}"\nschema = "{sf.schema}"\n'
     )
+    return path
+
+
+def test_cli_backfill_dry_run_and_help(applied: Deployment, tmp_path: Path) -> None:
+    path = _config_file(applied, tmp_path)
     _stage(applied, _old_files(2))
     runner = CliRunner()
 
@@ -354,15 +360,7 @@ def test_cli_backfill_dry_run_and_help(applied: Deployment, tmp_path: Path) -> N
 
 
 def test_cli_backfill_exits_1_when_a_file_did_not_load(applied: Deployment, tmp_path: Path) -> None:
-    aws, sf = applied.config.aws, applied.config.snowflake
-    path = tmp_path / "bootstrap.toml"
-    path.write_text(
-        "[aws]\n"
-        f'account_id = "{aws.account_id}"\nregion = "{aws.region}"\n'
-        f'log_bucket = "{aws.log_bucket}"\nlog_prefix = "{aws.log_prefix}"\n'
-        f'role_name = "{aws.role_name}"\n'
-        f'[snowflake]\ndatabase = "{sf.database}"\nschema = "{sf.schema}"\n'
-    )
+    path = _config_file(applied, tmp_path)
     _stage(applied, _old_files(3))
     applied.double.copy_failures["corp-data/2026-01-10-00-00-00-00001"] = "Invalid UTF8"
 
