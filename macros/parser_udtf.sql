@@ -49,8 +49,8 @@
 {#-
   The fully qualified name of the Snowflake UDTF that runs the parser, in the database and
   schema of the target, written as dbt writes its own relations (api.Relation with the quoting
-  of the adapter: unquoted on Snowflake). With SNOWFLAKE_DATABASE=security, the UDTF and the models both live
-  in SECURITY, the name Snowflake gives an unquoted identifier.
+  of the adapter: unquoted on Snowflake). With SNOWFLAKE_DATABASE=security, the UDTF and the
+  models both live in SECURITY, the name Snowflake gives an unquoted identifier.
 -#}
 {% macro s3logs_parser_function() %}
     {{ return(api.Relation.create(
@@ -125,8 +125,9 @@ $$
   replaces. A row is replaced only by a later load of the same line (same object name and
   row), and the pipe loads an object name once: a later copy arrives, if ever, with a
   re-delivery or a reload, which the window (var s3logs_lookback_hours behind the newest parsed
-  row, as the parse model reads) covers for some hours. So the target side of the merge is limited
-  to that window, which Snowflake prunes by loaded_at (the table grows in load order). A line
+  row, as the parse model reads) covers for some hours. So the target side of the merge is
+  limited to that window, which Snowflake can prune by loaded_at, as the table grows in load
+  order (not verified on an account). A line
   whose earlier copy was parsed before the window would be added beside it instead: the parse
   model primary-key test fails on it, and dbt build --full-refresh repairs it. The DuckDB
   delete+insert reads the keys only, and has no such limit.
