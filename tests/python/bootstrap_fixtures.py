@@ -132,6 +132,15 @@ def base_config(endpoint: str | None = None, **overrides: Any) -> dict[str, Any]
     return {"aws": aws, "snowflake": snowflake}
 
 
+# What a Snowflake statement that changes nothing starts with: everything else is a write.
+READS = ("SHOW", "DESC", "SELECT", "LIST")
+
+
+def writes(statements: list[str]) -> list[str]:
+    """The statements that change something (preflight and the checks only read)."""
+    return [s for s in statements if not s.lstrip().upper().startswith(READS)]
+
+
 def make_config(data: dict[str, Any]) -> BootstrapConfig:
     return parse_config(data)
 

@@ -5,12 +5,17 @@ changes nothing."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from bootstrap_fixtures import Deployment, RecordingSnowflake, base_config, make_config
+from bootstrap_fixtures import (
+    Deployment,
+    RecordingSnowflake,
+    base_config,
+    make_config,
+    writes,
+)
 
 from bootstrap.cloud import plan
 from bootstrap.cloud.config import load_config
@@ -19,7 +24,6 @@ from bootstrap.cloud.snowflake import SnowflakeSetupError
 
 pytest_plugins = ["bootstrap_fixtures"]
 
-_WRITES = re.compile(r"^\s*(CREATE|ALTER|DROP|UPDATE|INSERT|COPY)\b", re.IGNORECASE)
 
 # The quickstart's staging rows: (raw, timestamp). Its pipe stored CURRENT_TIMESTAMP() cast to
 # TIMESTAMP_NTZ, i.e. the wall clock of the time zone it ran in. Two identical rows (a file
@@ -51,10 +55,6 @@ def _make_quickstart(dep: Deployment, rows: list[tuple[str | None, str]] = STAGI
 def _rows(dep: Deployment, table: str) -> list[dict[str, Any]]:
     sf = dep.config.snowflake
     return dep.connection.fakesnow.execute(f"SELECT * FROM {sf.qualified(table)}")
-
-
-def _writes(statements: list[str]) -> list[str]:
-    return [s for s in statements if _WRITES.match(s)]
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_an_account_time_zone_that_is_not_an_iana_name_is_refused_before_any_cha
     with pytest.raises(SnowflakeSetupError, match=r"set \[snowflake.quickstart\] timezone"):
         quickstart.apply()
 
-    assert _writes(quickstart.connection.statements) == []
+    assert writes(quickstart.connection.statements) == []
 
 
 @pytest.mark.parametrize("zone", ["Not a zone", "Europe/", "../etc/passwd", "+08:00", ""])
@@ -185,7 +185,7 @@ def test_second_apply_after_adoption_changes_nothing_even_beside_dbts_view(
     second = quickstart.apply()
 
     assert [r for r in second if r.changed] == []
-    later = _writes(quickstart.connection.statements[before:])
+    later = writes(quickstart.connection.statements[before:])
     assert [s for s in later if "REFRESH" not in s] == []
     assert sorted(str(r) for r in _rows(quickstart, sf.raw_table)) == rows_before
 
@@ -239,7 +239,7 @@ def test_raw_table_with_other_rows_beside_the_staging_table_is_refused(
         quickstart.apply()
 
     assert "6 row(s), 5 adopted from it" in str(exc.value)
-    assert _writes(quickstart.connection.statements) == []
+    assert writes(quickstart.connection.statements) == []
 
 
 def test_an_archive_name_already_taken_is_refused_before_any_change(
@@ -253,7 +253,7 @@ def test_an_archive_name_already_taken_is_refused_before_any_change(
     with pytest.raises(SnowflakeSetupError, match="S3_ACCESS_LOGS_QUICKSTART_ARCHIVE"):
         quickstart.apply()
 
-    assert _writes(quickstart.connection.statements) == []
+    assert writes(quickstart.connection.statements) == []
 
 
 def test_configured_parsed_table_name_is_the_one_renamed(

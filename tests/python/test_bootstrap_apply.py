@@ -12,6 +12,7 @@ from bootstrap_fixtures import (
     SNOWFLAKE_EXTERNAL_ID,
     SNOWFLAKE_IAM_USER,
     Deployment,
+    writes,
 )
 
 from bootstrap.cloud import plan
@@ -50,12 +51,6 @@ OTHER_TEAM_LOG_POLICY = {
 }
 
 
-def _writes(statements: list[str]) -> list[str]:
-    """The statements that change something (preflight only reads: SHOW, DESC, SELECT)."""
-    reads = ("SHOW", "DESC", "SELECT", "LIST")
-    return [s for s in statements if not s.lstrip().upper().startswith(reads)]
-
-
 def _changes(results: list) -> list[str]:
     return [f"{r.side}: {r.title}: {r.outcome}" for r in results if r.changed]
 
@@ -88,7 +83,7 @@ def test_second_apply_is_a_no_op(deployment: Deployment) -> None:
     assert _changes(second) == []
     later = deployment.connection.statements[statements_before:]
     # every run queues the last 7 days' files; the pipe's load history skips those it loaded
-    assert _writes(later) == [plan.refresh_pipe_sql(deployment.config.snowflake)]
+    assert writes(later) == [plan.refresh_pipe_sql(deployment.config.snowflake)]
 
 
 def test_apply_keeps_existing_notifications_and_destroy_removes_only_its_own(
@@ -235,7 +230,7 @@ def test_apply_refuses_to_repoint_a_bucket_that_logs_elsewhere(deployment: Deplo
     with pytest.raises(AwsError, match="already logs to s3://legacy-logs/x/"):
         deployment.apply()
 
-    assert _writes(deployment.connection.statements) == []  # refused before any change
+    assert writes(deployment.connection.statements) == []  # refused before any change
     assert s3.get_bucket_logging(Bucket="corp-exports").get("LoggingEnabled") is None
 
 

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import pytest
-from bootstrap_fixtures import Deployment, base_config, make_config
+from bootstrap_fixtures import Deployment, base_config, make_config, writes
 
 from bootstrap.cloud import plan
 from bootstrap.cloud.config import MARKER
@@ -24,7 +24,6 @@ from bootstrap.cloud.verify import verify
 
 pytest_plugins = ["bootstrap_fixtures"]
 
-_WRITES = re.compile(r"^\s*(CREATE|ALTER|DROP|UPDATE|INSERT|COPY)\b", re.IGNORECASE)
 
 # The pipe an earlier version of bootstrap created: no FILE_FORMAT of its own (it relied on the
 # stage's) and CURRENT_TIMESTAMP() for loaded_at.
@@ -39,10 +38,6 @@ OLD_PIPE_COPY = (
 OLD_FILE_FORMAT_OPTIONS = (
     "TYPE = 'CSV' FIELD_DELIMITER = NONE SKIP_BLANK_LINES = TRUE ESCAPE_UNENCLOSED_FIELD = NONE"
 )
-
-
-def _writes(statements: list[str]) -> list[str]:
-    return [s for s in statements if _WRITES.match(s)]
 
 
 def test_pipe_copy_names_its_file_format_and_loads_at_the_scan_time() -> None:
@@ -119,7 +114,7 @@ def test_apply_refuses_a_file_format_it_did_not_create_that_reads_lines_differen
         deployment.apply()
 
     assert "Nothing was changed" in str(exc.value)
-    assert _writes(deployment.connection.statements) == []
+    assert writes(deployment.connection.statements) == []
     # refused before the AWS side changed either
     assert "LoggingEnabled" not in deployment.clients["s3"].get_bucket_logging(Bucket="corp-data")
 
@@ -156,7 +151,7 @@ def test_a_foreign_file_format_differing_in_any_read_option_is_refused(
     with pytest.raises(SnowflakeSetupError, match=f"differs in {name};"):
         deployment.apply()
 
-    assert _writes(deployment.connection.statements) == []
+    assert writes(deployment.connection.statements) == []
 
 
 def test_a_foreign_file_format_with_apply_s_options_and_the_defaults_is_reused(
@@ -219,7 +214,7 @@ def test_apply_stops_before_any_change_when_the_pipe_is_defined_differently(
     assert "load history" in message and "loaded twice" in message
     assert f"DROP PIPE {sf.qualified(sf.pipe)}" in message
     assert "docs/bootstrap.md" in message
-    assert _writes(deployment.connection.statements) == []
+    assert writes(deployment.connection.statements) == []
     assert "LoggingEnabled" not in deployment.clients["s3"].get_bucket_logging(Bucket="corp-data")
     assert "CURRENT_TIMESTAMP()" in deployment.sf.pipe()["definition"]
 
@@ -308,7 +303,7 @@ def test_a_raw_table_with_an_ntz_loaded_at_is_refused_before_any_change(
     assert "(LOADED_AT is TIMESTAMP_NTZ, not TIMESTAMP_LTZ or TIMESTAMP_TZ)" in problem
     assert "CONVERT_TIMEZONE('UTC', loaded_at)" in problem
     assert "ALTER TABLE ... SWAP WITH" in problem
-    assert _writes(deployment.connection.statements) == []
+    assert writes(deployment.connection.statements) == []
 
 
 def test_a_raw_table_with_an_ltz_file_last_modified_is_refused(deployment: Deployment) -> None:
@@ -416,5 +411,5 @@ def test_a_stage_reading_another_location_is_refused_before_any_change(
     with pytest.raises(SnowflakeSetupError, match="apply will not repoint a stage"):
         deployment.apply()
 
-    assert _writes(deployment.connection.statements) == []
+    assert writes(deployment.connection.statements) == []
     assert "LoggingEnabled" not in deployment.clients["s3"].get_bucket_logging(Bucket="corp-data")

@@ -11,19 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from bootstrap_fixtures import ACCOUNT_ID, Deployment, RecordingSnowflake, _grant_row
+from bootstrap_fixtures import ACCOUNT_ID, Deployment, RecordingSnowflake, _grant_row, writes
 from botocore.stub import Stubber
 
 from bootstrap.cloud.aws import AwsError
 from bootstrap.cloud.preflight import PreflightError, aws_region_from_snowflake, find_problems
 
 pytest_plugins = ["bootstrap_fixtures"]
-
-READS = ("SHOW", "DESC", "SELECT", "LIST")
-
-
-def _writes(statements: list[str]) -> list[str]:
-    return [s for s in statements if not s.lstrip().upper().startswith(READS)]
 
 
 def _deployment(moto: str, fakesnow: Any, double: RecordingSnowflake, **over: Any) -> Deployment:
@@ -45,7 +39,7 @@ def _problems(dep: Deployment) -> list[str]:
 
 def _nothing_changed(dep: Deployment) -> None:
     """No Snowflake statement that changes anything, and no AWS change apply would make."""
-    assert _writes(dep.connection.statements) == []
+    assert writes(dep.connection.statements) == []
     s3, iam = dep.clients["s3"], dep.clients["iam"]
     for source in dep.config.aws.source_buckets:
         assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=source)
@@ -405,7 +399,7 @@ def test_every_problem_is_reported_together_and_nothing_is_changed(
     assert str(refused.value).startswith(
         f"preflight found {len(refused.value.problems)} problem(s); nothing was changed:\n  - "
     )
-    assert _writes(dep.connection.statements) == []
+    assert writes(dep.connection.statements) == []
     assert "LoggingEnabled" not in dep.clients["s3"].get_bucket_logging(Bucket="corp-data")
     assert dep.clients["iam"].list_roles()["Roles"] == []
     assert "Policy" not in _bucket_policy(dep, "corp-access-logs")
@@ -438,7 +432,7 @@ def test_the_cli_prints_every_problem_without_a_traceback(
     assert "  - bucket corp-missing does not exist" in result.output
     assert "is TRANSIENT" in result.output
     assert "Traceback" not in result.output
-    assert _writes(deployment.connection.statements) == []
+    assert writes(deployment.connection.statements) == []
 
 
 def _bucket_policy(dep: Deployment, bucket: str) -> dict:
