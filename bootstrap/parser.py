@@ -93,6 +93,10 @@ _MONTHS = {
     )
 }
 _ACL = {"Yes": True, "No": False}
+# Two-token host ids (see _host_id_tokens): what the fields after the host id look like.
+_SIGNATURES = frozenset(("SigV2", "SigV4", "-"))
+_AUTH_TYPES = frozenset(("AuthHeader", "QueryString", "-"))
+_CIPHER = _re.compile(r"-|[A-Z0-9]+(?:[-_][A-Z0-9]+)+")
 _INT_FIELDS = {9: "http_status", 11: "bytes_sent", 12: "object_size"}
 _INT_FIELDS.update({13: "total_time_ms", 14: "turnaround_time_ms"})
 _MAX_DIGITS = {9: 9, 11: 18, 12: 18, 13: 9, 14: 9}  # integer columns: 9 digits; bigint: 18
@@ -223,6 +227,8 @@ def _bad_time(stamp: str) -> str:
 def _record(head: list[str], uri, mid: list[str], referer, agent, tail: list[str]) -> tuple:
     """Assemble and type the 28 values from the located pieces (all still raw strings)."""
     if tail:
+        if _host_id_tokens(tail, 0) == 2:
+            tail[1:3] = [tail[1] + " " + tail[2]]
         if len(tail) > 10:
             extra = " ".join(tail[10:])
             tail = [None if v == "-" or not v else v for v in tail[:10]]
@@ -232,9 +238,10 @@ def _record(head: list[str], uri, mid: list[str], referer, agent, tail: list[str
             tail.extend(_NULL_TAIL[len(tail) :])
         acl = tail[8]
         if acl is not None:
-            if acl not in _ACL:
-                raise _Reject(f"acl_required {_clip(acl)!r} is not Yes or -")
-            tail[8] = _ACL[acl]
+            if acl in _ACL:
+                tail[8] = _ACL[acl]
+            else:
+                tail[8], tail[10] = None, _unexpected(tail[10], "acl_required", acl)
     else:
         tail = _NULL_TAIL
     return (
@@ -260,6 +267,43 @@ def _record(head: list[str], uri, mid: list[str], referer, agent, tail: list[str
 
 
 _NULLS = {"-": None, "": None}
+
+
+def _host_id_tokens(tail: list[str], i: int) -> int:
+    """How many space-separated tokens the host id of this record spans: 1, or 2.
+
+    `tail` holds the fields after the user-agent, the version id at `i`. Some records
+    written in 2019 hold a host id of two tokens (an access-key-id-like token, then the base64
+    id), which shifts every later field by one. That shape is told by what follows: the token
+    after the first host-id token is no signature version, the one after it is, and the fields
+    after that line up as cipher suite, authentication type, host header and, when present,
+    TLS version and access point ARN. A record of the usual shape whose signature version is
+    `-` (or SigV2/SigV4) is therefore never joined. macros/parse_raw_lines.sql tests the same.
+    """
+    n = len(tail)
+    if (
+        n < i + 7
+        or tail[i + 2] in _SIGNATURES
+        or not tail[i + 2]
+        or tail[i + 3] not in _SIGNATURES
+        or tail[i + 1] in _NULLS
+        or tail[i + 5] not in _AUTH_TYPES
+        or ("." not in tail[i + 6] and ":" not in tail[i + 6])
+        or _CIPHER.fullmatch(tail[i + 4]) is None
+    ):
+        return 1
+    if n > i + 7 and tail[i + 7] != "-" and not tail[i + 7].startswith("TLSv"):
+        return 1
+    if n > i + 8 and tail[i + 8] != "-" and not tail[i + 8].startswith("arn:"):
+        return 1
+    return 2
+
+
+def _unexpected(extra: str | None, column: str, value: str) -> str:
+    """extra_fields with `column=value` appended: a value outside a typed field's vocabulary
+    (AWS may extend it) leaves that column null and stays visible here."""
+    note = f"{column}={value}"
+    return note if extra is None else f"{extra} {note}"
 
 
 def _parse_fast(line: str) -> tuple | None:
@@ -303,6 +347,8 @@ def _parse_fast(line: str) -> tuple | None:
         tail = tail.split(" ")
         if tail[0]:  # text glued to the closing quote of the user-agent
             return None
+        if len(tail) > 7 and tail[3] not in _SIGNATURES and _host_id_tokens(tail, 1) == 2:
+            tail[2:4] = [tail[2] + " " + tail[3]]
         n = len(tail)
         if n > 11:  # the leading "" and fields 17-26, then fields AWS has not documented yet
             tail[11:] = [" ".join(tail[11:])]
@@ -312,9 +358,10 @@ def _parse_fast(line: str) -> tuple | None:
         del tail[0]
         acl = tail[8]
         if acl is not None:
-            if acl not in _ACL:
-                return None
-            tail[8] = _ACL[acl]
+            if acl in _ACL:
+                tail[8] = _ACL[acl]
+            else:
+                tail[8], tail[10] = None, _unexpected(tail[10], "acl_required", acl)
     else:
         tail = _NULL_TAIL
     at = _TIME_CACHE.get(h[2]) if h[3] == "+0000]" else None

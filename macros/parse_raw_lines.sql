@@ -64,11 +64,35 @@
         from quotes_split
     ),
 
+    -- a host id written as two tokens (records of 2019) joined back into one element of t,
+    -- told by the fields after it as parser._host_id_tokens tells it (t[1] is empty, t[2] the
+    -- version id, t[3] and t[4] the host id tokens, t[5] the signature version)
+    realigned as (
+        select
+            * replace (
+                case
+                    when
+                        len(t) >= 8
+                        and t[4] not in ('SigV2', 'SigV4', '-', '')
+                        and t[5] in ('SigV2', 'SigV4', '-')
+                        and t[3] not in ('-', '')
+                        and t[7] in ('AuthHeader', 'QueryString', '-')
+                        and (strpos(t[8], '.') > 0 or strpos(t[8], ':') > 0)
+                        and regexp_full_match(t[6], '-|[A-Z0-9]+([-_][A-Z0-9]+)+')
+                        and (len(t) < 9 or t[9] = '-' or starts_with(t[9], 'TLSv'))
+                        and (len(t) < 10 or t[10] = '-' or starts_with(t[10], 'arn:'))
+                        then list_concat(t[1:2], [t[3] || ' ' || t[4]], t[5:])
+                    else t
+                end as t
+            )
+        from fields_split
+    ),
+
     candidates as (
         select
             *,
             try_strptime(substr(h[3], 2), '%d/%b/%Y:%H:%M:%S') as local_time
-        from fields_split
+        from realigned
     ),
 
     classified as (
@@ -86,7 +110,6 @@
                     || ' (-|[0-9]{1,9}) '
                 )
                 and (t is null or t[1] = '')
-                and (t is null or coalesce(t[10], '-') in ('-', '', 'Yes', 'No'))
                 and regexp_full_match(
                     h[3] || ' ' || h[4],
                     '\[[0-9]{2}/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/[1-8][0-9]{3}'
@@ -154,8 +177,13 @@
             nullif(nullif(t[9], '-'), '') as access_point_arn,
             case t[10] when 'Yes' then true when 'No' then false end as acl_required,
             nullif(nullif(t[11], '-'), '') as source_region,
-            case when len(t) > 11 then nullif(nullif(array_to_string(t[12:], ' '), '-'), '') end
-                as extra_fields,
+            -- fields after the 27th verbatim, then an aclRequired value other than Yes, No or
+            -- - as acl_required=value (parser._unexpected)
+            nullif(concat_ws(
+                ' ',
+                case when len(t) > 11 then nullif(nullif(array_to_string(t[12:], ' '), '-'), '') end,
+                case when t[10] not in ('Yes', 'No', '-', '') then 'acl_required=' || t[10] end
+            ), '') as extra_fields,
             string_split(nullif(nullif(q[2], '-'), ''), ' ') as uri_parts,
             string_split(nullif(nullif(h[6], '-'), ''), ':') as arn_parts,
             string_split(nullif(nullif(h[8], '-'), ''), '.') as operation_parts

@@ -64,6 +64,35 @@ EDGE_LINES = [
     for i, key in enumerate(ESCAPED_KEYS)
 ]
 
+# Host ids written as two tokens (records of 2019), and lines that must not be taken for them;
+# aclRequired values outside Yes, No and - (kept in extra_fields)
+_HEAD = 'o b [06/Feb/2019:00:00:38 +0000] 192.0.2.3 - H{} REST.GET.OBJECT k "GET /b/k HTTP/1.1"'
+_CIPHER = "ECDHE-RSA-AES128-GCM-SHA256"
+TAILS = [
+    f'"-" "ua" - AKIAIOSFODNN7EXAMPLE aGk= SigV4 {_CIPHER} AuthHeader b.s3.amazonaws.com TLSv1.2',
+    f'"-" "ua" - AKIAIOSFODNN7EXAMPLE aGk= SigV2 {_CIPHER} QueryString b.s3.amazonaws.com',
+    '"-" "ua" v1 AKIAIOSFODNN7EXAMPLE aGk= - - - b.s3.amazonaws.com - - - -',
+    f'"-" "ua" - AK aGk= SigV4 {_CIPHER} AuthHeader [::1]:443 TLSv1.2 arn:aws:s3:x Yes r e1 e2',
+    f'"-" "u "a" b" - AK aGk= SigV4 {_CIPHER} AuthHeader b.s3.amazonaws.com TLSv1.2 - Maybe r',
+    f'"r "q" s" "ua" - AK aGk= SigV4 {_CIPHER} AuthHeader b.s3.amazonaws.com TLSv1.3',
+    # not two tokens: an unknown signature version, or later fields that do not line up
+    f'"-" "ua" - aGk= SigV5 {_CIPHER} AuthHeader b.s3.amazonaws.com TLSv1.2 - - r',
+    '"-" "ua" - aGk= SigV5 - AuthHeader b.s3.amazonaws.com TLSv1.2 - - r',
+    '"-" "ua" - aGk= X - - - - - - -',
+    f'"-" "ua" - AK aGk= SigV4 {_CIPHER} AuthHeader b.s3.amazonaws.com TLS1.2',
+    f'"-" "ua" - AK aGk= SigV4 {_CIPHER} AuthHeader b.s3.amazonaws.com TLSv1.2 ap',
+    f'"-" "ua" - AK aGk= SigV4 {_CIPHER} Bearer b.s3.amazonaws.com',
+    f'"-" "ua" - AK aGk= SigV4 {_CIPHER.lower()} AuthHeader b.s3.amazonaws.com',
+    f'"-" "ua" - AK aGk= SigV4 {_CIPHER} AuthHeader localhost',
+    f'"-" "ua" - - aGk= SigV4 {_CIPHER} AuthHeader b.s3.amazonaws.com',
+    f'"-" "ua" - AK  SigV4 {_CIPHER} AuthHeader b.s3.amazonaws.com',
+    # aclRequired values AWS has not documented
+    '"-" "ua" - aGk= SigV4 C AuthHeader h TLSv1.2 - Required r',
+    '"-" "ua" - aGk= SigV4 C AuthHeader h TLSv1.2 - yes r - x',
+    '"-" "ua" - aGk= SigV4 C AuthHeader h TLSv1.2 - true',
+]
+HOST_ID_LINES = [f"{_HEAD.format(i)} 200 - 1 1 1 1 {tail}" for i, tail in enumerate(TAILS)]
+
 # Quotes inside the user-agent (native), with and without fields after it; glued text after its
 # last quote, and quotes inside the referer (Python).
 AGENT_ENDINGS = [
@@ -82,7 +111,7 @@ def _corpus(folder: Path) -> int:
     rng = random.Random(20261127)
     lines = [line for line, _ in synth.lines(rng, 6_000, dt.datetime(2026, 2, 1), ["b1", "b2"])]
     lines += [_mutate(rng, rng.choice(lines)) for _ in range(3_000)]
-    lines += EDGE_LINES + QUOTED_AGENT_LINES
+    lines += EDGE_LINES + QUOTED_AGENT_LINES + HOST_ID_LINES
     lines = [line.replace("\n", " ").replace("\r", " ") for line in lines]
     # The loader strips one trailing CR: a second one reaches the raw table (the parser's to strip)
     lines += [EDGE_LINES[0] + "\r", EDGE_LINES[0] + "\r\r"]

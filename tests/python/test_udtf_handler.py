@@ -173,3 +173,21 @@ def test_parser_source_is_wrapped_for_jinja_and_never_ends_the_raw_block_early()
     assert lines[-1].startswith("#") and "{% endraw %}" in lines[-1]
     body = "\n".join(lines[1:-1])
     assert "endraw" not in body
+
+
+def test_host_id_of_two_tokens_reaches_the_warehouse_whole():
+    """Records of 2019 with a two-token host id: every later column stays in place."""
+    tail = LINE.split(" - aGVsbG8taG9zdC1pZA== ")[1]
+    line = LINE.replace(" - aGVsbG8taG9zdC1pZA== ", " - AKIAIOSFODNN7EXAMPLE aGVsbG8taG9zdC1pZA== ")
+    assert line != LINE and tail.startswith("SigV4 ")
+    (row,) = call_like_snowflake(S3AccessLogParser(), line)
+    expected = {**EXPECTED_ROW, "host_id": "AKIAIOSFODNN7EXAMPLE aGVsbG8taG9zdC1pZA=="}
+    assert dict(zip(OUTPUT_COLUMNS, row, strict=True)) == expected
+
+
+def test_unexpected_acl_required_value_keeps_the_row_and_the_value():
+    line = LINE.replace("TLSv1.3 - - us-east-2", "TLSv1.3 - Maybe us-east-2 future-1")
+    assert line != LINE
+    (row,) = call_like_snowflake(S3AccessLogParser(), line)
+    expected = {**EXPECTED_ROW, "extra_fields": "future-1 acl_required=Maybe"}
+    assert dict(zip(OUTPUT_COLUMNS, row, strict=True)) == expected
