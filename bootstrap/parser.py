@@ -471,9 +471,12 @@ def _diagnose_mid(tokens: list[str], line: str) -> None:
     """Raise the most specific reason why these are not status..turn-around time."""
     if len(tokens) < 6:
         raise _Reject(_too_few(line, "line ends before the referer").reason)
-    for index, token in zip((9, 11, 12, 13, 14), (tokens[0], *tokens[2:]), strict=True):
-        _int(token, index)
-    raise _Reject("malformed record: error code field is empty")
+    for index, token in enumerate(tokens, 9):
+        if not token:  # two spaces in a row: an empty field is no `-`, and no number
+            raise _Reject(f"malformed record: {CONTRACT_COLUMNS[index]} field is empty")
+        if index != 10:
+            _int(token, index)
+    raise _Reject("malformed record: status .. turn-around time fields are unreadable")
 
 
 def _take_referer_agent(rest: str, line: str) -> tuple[str, str, list[str]]:

@@ -93,6 +93,30 @@ TAILS = [
 ]
 HOST_ID_LINES = [f"{_HEAD.format(i)} 200 - 1 1 1 1 {tail}" for i, tail in enumerate(TAILS)]
 
+# Two or more fields after the 27th; empty status .. turn-around time fields (two spaces in a
+# row: quarantined); requesters that are almost canonical ids (64 lowercase hex digits)
+_LINE = 'o b [06/Feb/2026:10:00:01 +0000] 1.2.3.4 {} P{} REST.GET.OBJECT k {} {} "-" "ua"{}'
+_URI = '"GET /b/k HTTP/1.1"'
+_EMPTY_FIELD_MIDS = [
+    " - 1 1 1 1", "200  1 1 1 1", "200 -  1 1 1", "200 - 1  1 1", "200 - 1 1  1", "200 - 1 1 1 ",
+    "200 - 1 1 1  1",
+]  # fmt: skip
+PINNED_LINES = [
+    _LINE.format("-", 0, _URI, "200 - 1 1 1 1", " - H SigV4 C A h T - - r e1 e2"),
+    _LINE.format("-", 1, _URI, "200 - 1 1 1 1", " - H SigV4 C A h T - Yes r e1 - e3 e4"),
+    _LINE.format("-", 2, _URI, "200 - 1 1 1 1", " - H SigV4 C A h T - - r - -"),
+    *(
+        _LINE.format("-", 3 + i, uri, mid, "")
+        for i, (uri, mid) in enumerate((u, m) for u in (_URI, "-") for m in _EMPTY_FIELD_MIDS)
+    ),
+    *(
+        _LINE.format(requester, 20 + i, _URI, "200 - 1 1 1 1", "")
+        for i, requester in enumerate(
+            ["a" * 64, "a" * 65, "a" * 63, "A" * 64, "a" * 63 + "g", "0" * 128]
+        )
+    ),
+]
+
 # Quotes inside the user-agent (native), with and without fields after it; glued text after its
 # last quote, and quotes inside the referer (Python).
 AGENT_ENDINGS = [
@@ -111,7 +135,7 @@ def _corpus(folder: Path) -> int:
     rng = random.Random(20261127)
     lines = [line for line, _ in synth.lines(rng, 6_000, dt.datetime(2026, 2, 1), ["b1", "b2"])]
     lines += [_mutate(rng, rng.choice(lines)) for _ in range(3_000)]
-    lines += EDGE_LINES + QUOTED_AGENT_LINES + HOST_ID_LINES
+    lines += EDGE_LINES + QUOTED_AGENT_LINES + HOST_ID_LINES + PINNED_LINES
     lines = [line.replace("\n", " ").replace("\r", " ") for line in lines]
     # The loader strips one trailing CR: a second one reaches the raw table (the parser's to strip)
     lines += [EDGE_LINES[0] + "\r", EDGE_LINES[0] + "\r\r"]
@@ -210,3 +234,23 @@ def test_corpus_exercises_both_paths_and_rejections(built: dict) -> None:
     fast = [_takes_fast_path(line) for line in built["raw"].values()]
     assert sum(fast) > 5_000, "most lines should have the common shape the native split takes"
     assert len(fast) - sum(fast) > 500, "and many should need the general parser"
+
+
+def test_native_split_keeps_the_pinned_behaviours(built: dict) -> None:
+    """What the corpus's hand-written lines must give, checked on the native build itself."""
+    rows = {
+        built["raw"][(r[0], r[1])]: dict(zip(parser.OUTPUT_COLUMNS, r[3:], strict=True))
+        for r in built["native"]
+    }
+    assert [rows[line]["extra_fields"] for line in PINNED_LINES[:3]] == [
+        "e1 e2", "e1 - e3 e4", "- -"
+    ]  # fmt: skip
+    empty = [rows[line]["parse_error"] for line in PINNED_LINES[3:17]]
+    columns = [c for c in parser.CONTRACT_COLUMNS[9:15]] + ["turnaround_time_ms"]
+    assert empty == [f"malformed record: {c} field is empty" for c in columns * 2]
+    kinds = [rows[line]["requester_type"] for line in PINNED_LINES[17:]]
+    assert kinds == ["canonical_user"] + ["other"] * 5
+    assert rows[HOST_ID_LINES[0]]["host_id"] == "AKIAIOSFODNN7EXAMPLE aGk="
+    assert rows[HOST_ID_LINES[0]]["tls_version"] == "TLSv1.2"
+    assert rows[HOST_ID_LINES[6]]["host_id"] == "aGk="  # SigV5 after it: one token
+    assert rows[HOST_ID_LINES[-3]]["extra_fields"] == "acl_required=Required"

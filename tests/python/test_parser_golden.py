@@ -180,6 +180,22 @@ def test_unknown_trailing_fields_are_kept_verbatim_in_extra_fields():
     }
 
 
+@pytest.mark.parametrize(
+    "extra", ["a b", "a b c", "a - b", "- -", "-  x", "f1 f2 f3 f4 f5 f6 f7 f8 f9 f10 f11 f12"]
+)
+def test_every_one_of_two_or_more_unknown_trailing_fields_is_kept_on_both_paths(extra):
+    """AWS appends fields (it added one in 2026): two or more of them, all kept verbatim."""
+    line = f"{LINE_27} {extra}"
+    assert row(line) == {**ROW_27, "extra_fields": extra}
+    fast = _parse_fast(line)
+    assert fast is not None and fast[-1] == extra
+    assert fast == _parse_general(line)
+    general = with_fields(referer='"a "quoted" page"') + " " + extra
+    with contextlib.suppress(_Reject):
+        assert _parse_fast(general) is None
+    assert row(general) == {**ROW_27, "referer": 'a "quoted" page', "extra_fields": extra}
+
+
 def test_single_unknown_trailing_field_is_kept_in_extra_fields():
     assert row(LINE_27 + " future-value") == {**ROW_27, "extra_fields": "future-value"}
 
@@ -357,6 +373,28 @@ def test_anonymous_requester_is_null_and_typed_anonymous():
 )
 def test_requester_kind_classifies_every_requester_type(requester, expected):
     assert requester_kind(requester) == expected
+
+
+@pytest.mark.parametrize(
+    ("requester", "kind"),
+    [
+        (OWNER, "canonical_user"),  # exactly 64 lowercase hex digits
+        (OWNER + "0", "other"),  # 65
+        (OWNER + OWNER, "other"),  # 128
+        (OWNER[:63], "other"),  # 63
+        (OWNER.upper(), "other"),  # canonical ids are lowercase
+        (OWNER[:63] + "g", "other"),  # not hex
+    ],
+)
+def test_canonical_user_id_is_exactly_64_lowercase_hex_digits_on_both_paths(requester, kind):
+    line = with_fields(requester=requester)
+    expected = {**ROW_27, "requester": requester, "requester_type": kind}
+    expected["requester_account_id"] = None
+    assert requester_kind(requester) == (kind, None)
+    assert row(line) == expected
+    assert both_paths(line)["requester"] == requester
+    general = with_fields(requester=requester, referer='"a "quoted" page"')
+    assert row(general) == {**expected, "referer": 'a "quoted" page'}
 
 
 # --- time -----------------------------------------------------------------------------------
@@ -762,6 +800,20 @@ def test_largest_numbers_that_fit_their_columns_are_kept():
         "object_size": 100_000_000_000_000_000,
         "total_time_ms": 999_999_999,
     }
+
+
+@pytest.mark.parametrize(
+    "column",
+    ["http_status", "error_code", "bytes_sent", "object_size", "total_time_ms",
+     "turnaround_time_ms"],
+)  # fmt: skip
+@pytest.mark.parametrize("uri", ['"GET /reports/q1.pdf HTTP/1.1"', "-"])
+def test_empty_status_bytes_or_time_field_is_rejected_naming_it(column, uri):
+    """Two spaces in a row between the request-URI and the referer: an empty field is no `-`
+    (null) and no number, so the line goes to quarantine saying which field is empty."""
+    line = with_fields(request_uri=uri, **{column: ""})
+    assert line.count("  ") == 1
+    assert rejection_reason(line) == f"malformed record: {column} field is empty"
 
 
 def test_request_uri_quote_never_closed_is_rejected_for_it():

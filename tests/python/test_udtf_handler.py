@@ -191,3 +191,37 @@ def test_unexpected_acl_required_value_keeps_the_row_and_the_value():
     (row,) = call_like_snowflake(S3AccessLogParser(), line)
     expected = {**EXPECTED_ROW, "extra_fields": "future-1 acl_required=Maybe"}
     assert dict(zip(OUTPUT_COLUMNS, row, strict=True)) == expected
+
+
+def test_two_or_more_unknown_trailing_fields_all_reach_the_warehouse():
+    (row,) = call_like_snowflake(S3AccessLogParser(), LINE + " future-1 - future-3")
+    expected = {**EXPECTED_ROW, "extra_fields": "future-1 - future-3"}
+    assert dict(zip(OUTPUT_COLUMNS, row, strict=True)) == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "column"),
+    [("200 - 0  154 38", "object_size"), (" - 0 88213 154 38", "http_status")],
+)
+def test_empty_status_bytes_or_time_field_gives_the_parse_error_naming_it(fields, column):
+    line = LINE.replace("200 - 0 88213 154 38", fields)
+    assert line != LINE
+    (row,) = call_like_snowflake(S3AccessLogParser(), line)
+    assert row == (None,) * (len(OUTPUT_COLUMNS) - 1) + (
+        f"malformed record: {column} field is empty",
+    )
+
+
+@pytest.mark.parametrize(
+    ("requester", "kind"),
+    [(OWNER, "canonical_user"), (OWNER + "f", "other"), (OWNER[:-1], "other")],
+)
+def test_canonical_user_is_exactly_64_lowercase_hex_digits(requester, kind):
+    line = LINE.replace("arn:aws:sts::210987654321:assumed-role/Auditor/sam@example.org", requester)
+    (row,) = call_like_snowflake(S3AccessLogParser(), line)
+    assert dict(zip(OUTPUT_COLUMNS, row, strict=True)) == {
+        **EXPECTED_ROW,
+        "requester": requester,
+        "requester_type": kind,
+        "requester_account_id": None,
+    }
