@@ -2,11 +2,14 @@
 
 Two parts, each runnable alone (`python -m bootstrap.bench --help`):
 
-1. Parser throughput, in this process, on a fixed-seed corpus of realistic lines from
-   `synth.lines` (mixed operations and principals, user-agents with spaces and, now and then,
-   quotes, IPv6, missing fields, 17/25/27/27+ field shapes). Contenders:
-   - ours: `parser.parse_line` (the typed contract) and `parser.parse_row` (contract + derived
-     columns + parse_error, what the UDTF and the DuckDB UDF return);
+1. Parser throughput, in this process, on two fixed-seed corpora of realistic lines: `mixed`
+   from `synth.lines` (mixed operations and principals, user-agents with spaces and, now and
+   then, quotes, IPv6, missing fields, 17/25/27/27+ field shapes) and `escaped` from
+   `synth.escaped_lines` (object requests whose keys are heavily percent-escaped, by IAM and
+   STS ARNs, in the same shapes). Contenders:
+   - ours: `parser.parse_line` (the typed contract), `parser.parse_row` (contract + derived
+     columns + parse_error, what the UDTF and the DuckDB UDF return) and the UDTF itself
+     (`S3AccessLogParser().process(line)` iterated, what Snowflake runs for every line);
    - the baseline: the Snowflake quickstart's UDTF (`re.findall(pattern, line, re.M)`, then
      `clean()` on every field), with AWS's 26-group Athena regex as its pattern.
    Runs alternate between contenders (best of N rounds) so that noise from other processes hits
@@ -99,9 +102,17 @@ def baseline_parse(line: str) -> list[tuple]:
 # --- corpus and accuracy ---------------------------------------------------------------------
 
 
-def make_corpus(count: int, seed: int = SEED) -> tuple[list[str], list[tuple]]:
+CORPORA = {
+    "mixed": synth.lines,  # mixed operations, principals and record shapes
+    "escaped": synth.escaped_lines,  # percent-escaped keys, ARN requesters
+}
+
+
+def make_corpus(
+    count: int, seed: int = SEED, corpus: str = "mixed"
+) -> tuple[list[str], list[tuple]]:
     """`count` realistic lines and the contract record each one must parse to."""
-    pairs = list(synth.lines(random.Random(seed), count, START, BUCKETS))
+    pairs = list(CORPORA[corpus](random.Random(seed), count, START, BUCKETS))
     return [line for line, _ in pairs], [rec for _, rec in pairs]
 
 
@@ -207,14 +218,28 @@ def best_times(
     return best
 
 
+_HANDLER = parser.S3AccessLogParser()
+
+
+def udtf_parse(line: str) -> list[tuple]:
+    """The rows our UDTF emits for one line, called as Snowflake calls it (and as
+    `baseline_parse` calls the quickstart's): the handler's `process`, iterated."""
+    return list(_HANDLER.process(line))
+
+
 CONTENDERS: dict[str, Callable[[str], object]] = {
     "ours parse_line": parser.parse_line,
     "ours parse_row": parser.parse_row,
+    "ours UDTF (handler.process)": udtf_parse,
     "baseline (quickstart UDTF, Athena regex)": baseline_parse,
 }
 OURS = "ours parse_line"
 OURS_ROW = "ours parse_row"
+OURS_UDTF = "ours UDTF (handler.process)"
 BASELINE = "baseline (quickstart UDTF, Athena regex)"
+# Targets from issue 14, printed next to the figures: our UDTF against the quickstart's, on
+# the lines the quickstart parses (like for like)
+TARGET_UDTF_RATIO = {"mixed": 1.5, "escaped": 1.0}
 
 
 @dataclass
@@ -226,6 +251,7 @@ class ParserResult:
     whole_seconds: dict[str, float]
     subset_lines: int
     subset_seconds: dict[str, float]
+    corpus: str = "mixed"
 
     def rate(self, name: str, subset: bool = False) -> float:
         seconds = (self.subset_seconds if subset else self.whole_seconds)[name]
@@ -237,13 +263,15 @@ class ParserResult:
         return self.rate(name, subset) / self.rate(BASELINE, subset)
 
 
-def parser_bench(count: int = 200_000, rounds: int = 5, seed: int = SEED) -> ParserResult:
-    lines, records = make_corpus(count, seed)
+def parser_bench(
+    count: int = 200_000, rounds: int = 5, seed: int = SEED, corpus: str = "mixed"
+) -> ParserResult:
+    lines, records = make_corpus(count, seed, corpus)
     accuracy, matched = check_accuracy(lines, records)
     whole = best_times(CONTENDERS, lines, rounds)
     subset = [lines[i] for i in matched]
     part = best_times(CONTENDERS, subset, rounds) if subset else dict.fromkeys(CONTENDERS, 0.0)
-    return ParserResult(len(lines), rounds, seed, accuracy, whole, len(subset), part)
+    return ParserResult(len(lines), rounds, seed, accuracy, whole, len(subset), part, corpus)
 
 
 def machine() -> dict[str, str]:
@@ -270,9 +298,13 @@ def machine() -> dict[str, str]:
 
 def describe_parser(res: ParserResult) -> str:
     acc = res.accuracy
+    what = {
+        "mixed": "synth lines",
+        "escaped": "synth lines with percent-escaped keys and ARN requesters",
+    }[res.corpus]
     out = [
-        f"Parser throughput: {res.lines:,} synth lines (seed {res.seed}), best of {res.rounds} "
-        "alternating rounds, one process",
+        f"Parser throughput, {res.corpus} corpus: {res.lines:,} {what} (seed {res.seed}), "
+        f"best of {res.rounds} alternating rounds, one process",
         "",
         f"  {'':44}{'whole corpus':>16}{'baseline-parsable subset':>28}",
         f"  {'lines':44}{res.lines:>16,}{res.subset_lines:>28,}",
@@ -281,9 +313,15 @@ def describe_parser(res: ParserResult) -> str:
         out.append(
             f"  {name + ' lines/s':44}{res.rate(name):>16,.0f}{res.rate(name, True):>28,.0f}"
         )
-    for name in (OURS, OURS_ROW):
+    for name in (OURS, OURS_ROW, OURS_UDTF):
         label = f"ratio {name.removeprefix('ours ')} / baseline"
         out.append(f"  {label:44}{res.ratio(name):>15.2f}x{res.ratio(name, True):>27.2f}x")
+    target = TARGET_UDTF_RATIO[res.corpus]
+    udtf = res.ratio(OURS_UDTF, True)
+    out.append(
+        f"  UDTF / quickstart UDTF, like for like: {udtf:.2f}x (target >= {target:.1f}x: "
+        f"{'met' if udtf >= target else 'NOT met'})"
+    )
     dropped = ", ".join(f"{n:,} {k}" for k, n in sorted(acc.dropped_shapes.items()))
     mangled = ", ".join(
         f"{k} {n:,}" for k, n in sorted(acc.baseline_mangled_fields.items(), key=lambda x: -x[1])
@@ -895,6 +933,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="lines in the parser corpus (default: %(default)s)",
     )
     ap.add_argument(
+        "--escaped-lines",
+        type=int,
+        default=100_000,
+        help="lines in the second parser corpus, percent-escaped keys and ARN requesters; "
+        "0 skips it (default: %(default)s)",
+    )
+    ap.add_argument(
         "--rounds",
         type=int,
         default=5,
@@ -941,20 +986,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     say("Machine: " + "; ".join(f"{k} {v}" for k, v in report["machine"].items()))
     say("")
     if not args.skip_parser:
-        started = time.perf_counter()
-        res = parser_bench(args.parser_lines, args.rounds, args.seed)
-        say(describe_parser(res))
-        say(f"  (parser benchmark took {time.perf_counter() - started:.0f} s)")
-        say("")
-        report["parser"] = {
-            **asdict(res),
-            "lines_per_s": {n: res.rate(n) for n in CONTENDERS},
-            "subset_lines_per_s": {n: res.rate(n, True) for n in CONTENDERS},
-            "ratio_whole": res.ratio(),
-            "ratio_subset": res.ratio(subset=True),
-            "ratio_row_whole": res.ratio(OURS_ROW),
-            "ratio_row_subset": res.ratio(OURS_ROW, True),
-        }
+        corpora = [("parser", "mixed", args.parser_lines)]
+        if args.escaped_lines > 0:
+            corpora.append(("parser_escaped", "escaped", args.escaped_lines))
+        for key, corpus, count in corpora:
+            started = time.perf_counter()
+            res = parser_bench(count, args.rounds, args.seed, corpus)
+            say(describe_parser(res))
+            say(f"  (parser benchmark took {time.perf_counter() - started:.0f} s)")
+            say("")
+            report[key] = {
+                **asdict(res),
+                "lines_per_s": {n: res.rate(n) for n in CONTENDERS},
+                "subset_lines_per_s": {n: res.rate(n, True) for n in CONTENDERS},
+                "ratio_whole": res.ratio(),
+                "ratio_subset": res.ratio(subset=True),
+                "ratio_row_whole": res.ratio(OURS_ROW),
+                "ratio_row_subset": res.ratio(OURS_ROW, True),
+                "ratio_udtf_whole": res.ratio(OURS_UDTF),
+                "ratio_udtf_subset": res.ratio(OURS_UDTF, True),
+            }
     if not args.skip_e2e:
         started = time.perf_counter()
         e2e = e2e_bench(

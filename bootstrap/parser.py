@@ -20,6 +20,7 @@ the 27 known fields is kept verbatim in `extra_fields`.
 
 from __future__ import annotations
 
+import codecs as _codecs
 import datetime as _dt
 import re as _re
 from urllib.parse import unquote as _unquote
@@ -139,10 +140,10 @@ def parse_line(line: str) -> tuple | Rejection:
             return Rejection(f"not a text line ({type(line).__name__})")
         line = line.rstrip("\r\n")
         try:
-            fast = _parse_fast(line)
+            fast = _fast_row(line)
         except _Reject:
             fast = None  # the general parser decides, and words the reason
-        return fast or _parse_general(line)
+        return _parse_general(line) if fast is None else fast[:28]
     except _Reject as exc:
         return Rejection(str(exc))
     except Exception as exc:  # a bug must cost one line, never the batch
@@ -229,19 +230,9 @@ def _record(head: list[str], uri, mid: list[str], referer, agent, tail: list[str
     if tail:
         if _host_id_tokens(tail, 0) == 2:
             tail[1:3] = [tail[1] + " " + tail[2]]
-        if len(tail) > 10:
-            extra = " ".join(tail[10:])
-            tail = [None if v == "-" or not v else v for v in tail[:10]]
-            tail.append(None if extra == "-" or not extra else extra)
-        else:
-            tail = [None if v == "-" or not v else v for v in tail]
-            tail.extend(_NULL_TAIL[len(tail) :])
-        acl = tail[8]
-        if acl is not None:
-            if acl in _ACL:
-                tail[8] = _ACL[acl]
-            else:
-                tail[8], tail[10] = None, _unexpected(tail[10], "acl_required", acl)
+        after_host = _tail_values(" ".join(tail[2:])) if len(tail) > 2 else _NULL_TAIL[2:]
+        host = tail[1] if len(tail) > 1 else None
+        tail = (_null(tail[0]), None if host is None else _null(host), *after_host)
     else:
         tail = _NULL_TAIL
     return (
@@ -306,16 +297,56 @@ def _unexpected(extra: str | None, column: str, value: str) -> str:
     return note if extra is None else f"{extra} {note}"
 
 
-def _parse_fast(line: str) -> tuple | None:
-    """The common shape, with four C-level splits. None defers to `_parse_general`.
+def _tail_values(text: str) -> tuple:
+    """Fields 19 onwards (signature version .. source region, then extra_fields), typed, from
+    the text that follows the host id."""
+    f = text.split(" ")
+    if len(f) > 8:
+        extra = " ".join(f[8:])
+        extra = None if extra == "-" or not extra else extra
+        f = [None if v == "-" or not v else v for v in f[:8]]
+    else:
+        f = [None if v == "-" or not v else v for v in f]
+        f.extend(_NULL_TAIL[len(f) + 2 : 10])
+        extra = None
+    acl = f[6]
+    if acl is not None:
+        if acl in _ACL:
+            f[6] = _ACL[acl]
+        else:
+            f[6], extra = None, _unexpected(extra, "acl_required", acl)
+    f.append(extra)
+    return tuple(f)
+
+
+# Caches of what repeats across the lines of a log object: the fields after the host id, the
+# requester's classification, the operation's parts (bounded: cleared when full, like _time's).
+_TAILS: dict[str, tuple] = {}
+_REQUESTERS: dict[str, tuple] = {}
+_OPERATIONS: dict[str, tuple] = {}
+_CACHE_MAX = 4096
+
+# status, error code, bytes sent, object size, total time, turn-around time between the
+# request-URI and the referer, in ASCII; integers that fit their SQL column (9 or 18 digits)
+_MID_FAST = _re.compile(
+    r" (-|[0-9]{1,9}) ([\x00-\x1f!-\x7f]+) (-|[0-9]{1,18}) (-|[0-9]{1,18}) (-|[0-9]{1,9})"
+    r" (-|[0-9]{1,9}) "
+).fullmatch
+
+
+def _fast_row(line: str) -> tuple | None:
+    """The common shape, contract and derived columns at once (OUTPUT_COLUMNS order, so
+    parse_error last). None defers to `_parse_general`, then `derive`.
 
     It accepts only lines whose first four double quotes delimit a quoted request-URI and
     referer, followed by a space and the quote that opens the user-agent, which then ends at
     the line's last quote: `_parse_general`'s rules give the same split (the URI and referer
-    hold no quote, so their first closing quote is the one), and the same result (a test
-    checks that on the whole corpus and on fuzzed lines). The user-agent may hold quotes (1 in
-    100 lines in our synthetic corpus); most lines have exactly six. The expression
-    `v != "-" and v or None` is the null rule inlined: `-` and `` become None.
+    hold no quote, so their first closing quote is the one), and the same result (property
+    tests check that on fuzzed lines, and the conformance test on the whole corpus). The
+    user-agent may hold quotes (1 in 100 lines in our synthetic corpus); most lines have
+    exactly six. What repeats from line to line (the fields after the host id, requester,
+    operation, time) is typed once and then looked up. `v != "-" and v or None` is the null
+    rule inlined: `-` and `` become None.
     """
     p = line.split('"')
     if len(p) < 7 or p[4] != " ":
@@ -323,63 +354,74 @@ def _parse_fast(line: str) -> tuple | None:
     h = p[0].split(" ")
     if len(h) != 10 or h[9]:
         return None
-    mid = p[2]
-    m = mid.split(" ")
-    if len(m) != 8 or m[0] or m[7] or not mid.isascii():
+    m = _MID_FAST(p[2])
+    if m is None:
         return None
-    status, error, sent, size, total, turn = m[1:7]
-    if not (
-        (status == "-" or status.isdigit())
-        and (sent == "-" or sent.isdigit())
-        and (size == "-" or size.isdigit())
-        and (total == "-" or total.isdigit())
-        and (turn == "-" or turn.isdigit())
-        and error
-        and len(status) < 10
-        and len(total) < 10
-        and len(turn) < 10
-        and len(sent) < 19
-        and len(size) < 19
-    ):
-        return None
-    tail = p[-1]
-    if tail:
-        tail = tail.split(" ")
-        if tail[0]:  # text glued to the closing quote of the user-agent
+    status, error, sent, size, total, turn = m.groups()
+    t = p[-1]
+    if t:
+        parts = t.split(" ", 3)
+        if parts[0]:  # text glued to the closing quote of the user-agent
             return None
-        if len(tail) > 7 and tail[3] not in _SIGNATURES and _host_id_tokens(tail, 1) == 2:
-            tail[2:4] = [tail[2] + " " + tail[3]]
-        n = len(tail)
-        if n > 11:  # the leading "" and fields 17-26, then fields AWS has not documented yet
-            tail[11:] = [" ".join(tail[11:])]
+        if len(parts) == 4:
+            host = parts[2]
+            tail = _TAILS.get(parts[3])
+            if tail is None:
+                tail, host = _tail_after_host(parts[3], host, t)
         else:
-            tail.extend(_NULL_TAIL[n - 1 :])
-        tail = list(map(_NULLS.get, tail, tail))
-        del tail[0]
-        acl = tail[8]
-        if acl is not None:
-            if acl in _ACL:
-                tail[8] = _ACL[acl]
-            else:
-                tail[8], tail[10] = None, _unexpected(tail[10], "acl_required", acl)
+            host = parts[2] if len(parts) == 3 else None
+            tail = _NULL_TAIL[2:]
+        version = parts[1]
+        version = (version != "-" and version) or None
+        host = (host != "-" and host) or None
     else:
-        tail = _NULL_TAIL
+        version = host = None
+        tail = _NULL_TAIL[2:]
     at = _TIME_CACHE.get(h[2]) if h[3] == "+0000]" else None
     if at is None:
         at = _time(h[2] + " " + h[3])
-    v0, v1, _, _, v3, v4, v5, v6, v7, _ = h
-    uri, referer = p[1], p[3]
+    requester = h[5]
+    kind = _REQUESTERS.get(requester) or _requester(requester)
+    operation = h[7]
+    op = _OPERATIONS.get(operation) or _operation(operation)
+    v0, v1, _, _, v3, _, v5, _, key, _ = h
+    if key == "-" or not key:
+        key = object_key = None
+    else:
+        object_key = key if "%" not in key else _decode_key(key)
+    uri = p[1]
+    if uri == "-" or not uri:
+        uri = method = path = query = http = None
+    else:
+        method, sep, target = uri.partition(" ")
+        if sep:
+            head, sep, http = target.rpartition(" ")
+            if sep:
+                target = head
+            else:
+                http = None
+            if target:
+                path, sep, query = target.partition("?")
+                path = path or None
+                query = (sep and query) or None
+            else:
+                path = query = None
+            http = http or None
+        else:
+            path = query = http = None
+        method = method or None
+    referer = p[3]
     agent = p[5] if len(p) == 7 else '"'.join(p[5:-1])
     return (
         (v0 != "-" and v0) or None,
         (v1 != "-" and v1) or None,
         at,
         (v3 != "-" and v3) or None,
-        (v4 != "-" and v4) or None,
+        kind[0],
         (v5 != "-" and v5) or None,
-        (v6 != "-" and v6) or None,
-        (v7 != "-" and v7) or None,
-        (uri != "-" and uri) or None,
+        op[0],
+        key,
+        uri,
         None if status == "-" else int(status),
         (error != "-" and error) or None,
         None if sent == "-" else int(sent),
@@ -388,8 +430,85 @@ def _parse_fast(line: str) -> tuple | None:
         None if turn == "-" else int(turn),
         (referer != "-" and referer) or None,
         (agent != "-" and agent) or None,
+        version,
+        host,
         *tail,
+        object_key,
+        method,
+        path,
+        query,
+        http,
+        kind[1],
+        kind[2],
+        op[1],
+        op[2],
+        op[3],
+        None,
     )
+
+
+def _parse_fast(line: str) -> tuple | None:
+    """The contract values of `_fast_row` (None when it defers): what the tests compare."""
+    row = _fast_row(line)
+    return None if row is None else row[:28]
+
+
+def _tail_after_host(text: str, host: str, tail: str) -> tuple[tuple, str]:
+    """(fields 19 onwards, host id) from the text after the host id's first token, on a
+    cache miss. `tail` is all the text after the user-agent, for the two-token test."""
+    first = text.partition(" ")[0]
+    if first in _SIGNATURES:  # the usual shape: never a two-token host id, so cacheable
+        values = _tail_values(text)
+        if len(_TAILS) >= _CACHE_MAX:
+            _TAILS.clear()
+        _TAILS[text] = values
+        return values, host
+    if _host_id_tokens(tail.split(" "), 1) == 2:
+        return _tail_values(text.partition(" ")[2]), host + " " + first
+    return _tail_values(text), host
+
+
+def _requester(requester: str) -> tuple:
+    """(requester or None, requester_type, requester_account_id), cached."""
+    value = None if requester == "-" or not requester else requester
+    result = (value, *requester_kind(value))
+    if len(_REQUESTERS) >= _CACHE_MAX:
+        _REQUESTERS.clear()
+    _REQUESTERS[requester] = result
+    return result
+
+
+def _operation(operation: str) -> tuple:
+    """(operation or None, interface, verb, resource), cached."""
+    value = None if operation == "-" or not operation else operation
+    interface = verb = resource = None
+    if value is not None:
+        op = value.split(".", 2)
+        interface = op[0] or None
+        verb = op[1] if len(op) > 1 and op[1] else None
+        resource = op[2] if len(op) > 2 and op[2] else None
+    result = (value, interface, verb, resource)
+    if len(_OPERATIONS) >= _CACHE_MAX:
+        _OPERATIONS.clear()
+    _OPERATIONS[operation] = result
+    return result
+
+
+def _decode_key(key: str) -> str:
+    """`urllib.parse.unquote(key)` (UTF-8, invalid sequences replaced), in C for ASCII keys.
+
+    An ASCII key whose every `%` starts a two-digit hex escape is decoded by
+    `codecs.escape_decode` after `%` becomes `\\x` (backslashes doubled first so they stay
+    literal), then as UTF-8 with replacement, exactly as unquote decodes its bytes (a property
+    test checks the two agree). Anything else goes to unquote itself.
+    """
+    if key.isascii():
+        try:
+            raw = _codecs.escape_decode(key.replace("\\", "\\\\").replace("%", "\\x"))[0]
+        except ValueError:  # a `%` not followed by two hex digits: unquote keeps it as is
+            return _unquote(key)
+        return raw.decode("utf-8", "replace")
+    return _unquote(key)
 
 
 def _parse_general(line: str) -> tuple | Rejection:
@@ -560,16 +679,12 @@ def derive(record: tuple) -> tuple:
         if target:
             path, sep, q = target.partition("?")
             query = q if sep and q else None
-    kind, account = requester_kind(record[4])
-    interface = verb = resource = None
+    requester = record[4]
+    _, kind, account = _requester("-" if requester is None else requester)
     operation = record[6]
-    if operation is not None:
-        op = operation.split(".", 2)
-        interface = op[0] or None
-        verb = op[1] if len(op) > 1 and op[1] else None
-        resource = op[2] if len(op) > 2 and op[2] else None
+    _, interface, verb, resource = _operation("-" if operation is None else operation)
     return (
-        _unquote(key) if key is not None else None,
+        _decode_key(key) if key is not None else None,
         method or None,
         path or None,
         query,
@@ -614,6 +729,15 @@ def requester_kind(requester: str | None) -> tuple[str, str | None]:
 
 def parse_row(line: str) -> tuple:
     """One output row (OUTPUT_COLUMNS order) for any line: parsed, or nulls and parse_error."""
+    if type(line) is str:
+        try:
+            row = _fast_row(line.rstrip("\r\n"))
+        except _Reject:
+            row = None  # the general parser decides, and words the reason
+        except Exception as exc:  # a bug must cost one line, never the batch
+            return _EMPTY_ROW + (f"internal parser error: {type(exc).__name__}: {exc}",)
+        if row is not None:
+            return row
     result = parse_line(line)
     if type(result) is Rejection:
         return _EMPTY_ROW + (result.reason,)

@@ -99,6 +99,27 @@ def key(rng: random.Random) -> str:
     )  # fmt: skip
 
 
+# Object names as people write them: accents, other scripts, spaces, reserved characters.
+ESCAPED_NAMES = [
+    "données brutes", "rapport été 2026", "日本語のファイル", "Übersicht Ärzte", "a b+c=d&e",
+    "q?x=1#frag", "100% done", "emoji 😀 backup", "Ελληνικά έγγραφα", "русский текст",
+    "naïve café (copy)", "[draft] 'quoted' \"name\"",
+]  # fmt: skip
+
+
+def escaped_key(rng: random.Random) -> str:
+    """A key that needs many percent-escapes in the log: non-ASCII UTF-8, spaces, reserved
+    characters, in every segment."""
+    names = rng.sample(ESCAPED_NAMES, 2)
+    raw = f"{rng.choice(PREFIXES)}/{names[0]}/{names[1]}-{rng.randrange(10**6)}.dat"
+    return "".join(
+        c if c.isascii() and (c.isalnum() or c in "/-_.~") else "".join(
+            f"%{b:02X}" for b in c.encode()
+        )
+        for c in raw
+    )  # fmt: skip
+
+
 def record(
     rng: random.Random,
     when: dt.datetime,
@@ -196,6 +217,27 @@ def lines(
             rec = rec[:25] + (rng.choice((None, True)), rng.choice((None, "us-west-2"))) + rec[27:]
             if shape > 0.97:
                 rec = rec[:27] + ("future-field-1 -",)
+        yield format_line(rec, fields), rec
+
+
+_KEYED_REQUESTS = [op for op in OPERATIONS if op[1] is not None and op[3]]
+
+
+def escaped_lines(
+    rng: random.Random, count: int, start: dt.datetime, buckets: list[str]
+) -> Iterator[tuple[str, tuple]]:
+    """`count` (line, expected record) pairs of object requests whose keys are heavily
+    percent-escaped (`escaped_key`) and whose requesters are IAM and STS ARNs (users, assumed
+    roles with e-mail sessions, the root user), in the record shapes `lines` mixes."""
+    people = [p for p in principals(rng) if p is not None and p.startswith("arn:")]
+    weights = [w for *_, w in _KEYED_REQUESTS]
+    when = start
+    for _ in range(count):
+        when += dt.timedelta(milliseconds=rng.randrange(0, 400))
+        op = rng.choices(_KEYED_REQUESTS, weights)[0]
+        rec = record(rng, when, rng.choice(buckets), rng.choice(people), ip(rng), op,
+                     escaped_key(rng))  # fmt: skip
+        rec, fields = shaped(rng, rec)
         yield format_line(rec, fields), rec
 
 

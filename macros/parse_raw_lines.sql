@@ -32,7 +32,7 @@
   DuckDB: lines of the common shape (a quoted request-URI and referer with no quote inside,
   then a quoted user-agent that ends at the last quote of the line, as the parser rules say;
   ASCII numbers; a plain timestamp; percent-escapes in the key that decode to valid UTF-8)
-  are split natively, in parallel, by the expressions below, which mirror parser._parse_fast
+  are split natively, in parallel, by the expressions below, which mirror parser._fast_row
   and parser.derive step by step. Every other line, and every line when var
   s3logs_native_parse is false, goes through the Python parser itself, registered as
   s3logs_parse() by bootstrap/duckdb_udf.py. A Python function per line would hold the whole

@@ -39,11 +39,29 @@ def test_parser_bench_counts_add_up():
     assert acc.baseline_dropped > 0  # the corpus has legacy lines and quotes in user-agents
     assert sum(acc.dropped_shapes.values()) == acc.baseline_dropped
     for subset in (False, True):
-        for name in (bench.OURS, bench.OURS_ROW):
+        for name in (bench.OURS, bench.OURS_ROW, bench.OURS_UDTF):
             ratio = res.ratio(name, subset)
             assert isinstance(ratio, float) and ratio > 0
     text = bench.describe_parser(res)
     assert "ratio parse_line / baseline" in text and "dropped silently" in text
+    assert "UDTF / quickstart UDTF, like for like" in text and "target >= 1.5x" in text
+
+
+def test_udtf_contender_is_the_handler_snowflake_runs():
+    line = bench.make_corpus(1, seed=3)[0][0]
+    assert bench.udtf_parse(line) == [bench.parser.parse_row(line)]
+    assert bench.udtf_parse("garbage")[0][-1] == "no bracketed time field"
+
+
+def test_escaped_corpus_has_escaped_keys_and_arn_requesters_and_parses_to_its_records():
+    lines, records = bench.make_corpus(300, seed=5, corpus="escaped")
+    assert all(rec[4].startswith("arn:aws:") for rec in records)
+    assert all(rec[7].count("%") >= 4 for rec in records)
+    assert [bench.parser.parse_line(line) for line in lines] == records
+    res = bench.parser_bench(count=300, rounds=1, seed=5, corpus="escaped")
+    assert res.accuracy.ours_wrong == 0 and res.corpus == "escaped"
+    assert res.subset_lines == res.accuracy.baseline_matched > 0
+    assert "escaped corpus" in bench.describe_parser(res)
 
 
 def test_write_log_objects_is_loadable_and_deterministic(tmp_path):
@@ -77,10 +95,13 @@ def test_e2e_bench_counts_add_up(tmp_path):
 
 def test_cli_parser_only_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    args = ["--skip-e2e", "--parser-lines", "200", "--rounds", "1", "--json", str(out)]
-    assert bench.main(args) == 0
+    args = ["--skip-e2e", "--parser-lines", "200", "--escaped-lines", "100", "--rounds", "1"]
+    assert bench.main([*args, "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["parser"]["ratio_whole"] > 0 and report["parser"]["ratio_subset"] > 0
+    for key in ("parser", "parser_escaped"):
+        assert report[key]["ratio_udtf_subset"] > 0 and report[key]["ratio_udtf_whole"] > 0
+    assert report["parser_escaped"]["lines"] == 100
     assert "e2e" not in report
     assert "Machine:" in capsys.readouterr().out
 

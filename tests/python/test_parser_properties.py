@@ -21,7 +21,9 @@ What is *unambiguous* in the format, and so what the round-trip strategy may gen
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
+from urllib.parse import unquote
 
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -30,9 +32,12 @@ from bootstrap.parser import (
     CONTRACT_COLUMNS,
     OUTPUT_COLUMNS,
     Rejection,
+    _decode_key,
+    _fast_row,
     _parse_fast,
     _parse_general,
     _Reject,
+    derive,
     format_line,
     parse_line,
     parse_row,
@@ -274,3 +279,62 @@ def test_fast_path_agrees_on_valid_lines_of_every_shape(record_and_count):
     fast = _fast(line)
     if fast is not None:
         assert fast == _parse_general(line)
+
+
+# --- the fast row: contract and derived columns at once, with caches ---------------------------
+
+
+@SETTINGS
+@given(any_line)
+@example(
+    'o b [14/Mar/2024:09:26:53 +0000] - - - - - "GET / HTTP/1.1" 200 - 1 2 3 4 "-" "ua"'
+    " - AK aGk= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader b.s3.amazonaws.com TLSv1.2 - X r"
+)  # a two-token host id and an unexpected aclRequired value
+@example('o b [14/Mar/2024:09:26:53 +0000] - - - a%4 "GET  HTTP/1.1" 200 - 1 2 3 4 "-" "ua"')
+def test_fast_row_equals_the_general_parse_and_derive(line):
+    try:
+        fast = _fast_row(line)
+    except _Reject:
+        fast = None
+    if fast is not None:
+        general = _parse_general(line)
+        assert fast == general + derive(general) + (None,), line
+
+
+_escaped = st.text(
+    st.one_of(
+        st.sampled_from("%%%%0123456789abcdefABCDEFgG\\xX/+ "),
+        st.characters(exclude_categories=("Cs",)),
+    ),
+    max_size=30,
+)
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        _escaped, st.lists(st.integers(0, 255)).map(lambda b: "".join(f"%{x:02X}" for x in b))
+    )
+)
+@example("%C3%A9t%C3%A9")
+@example("\\x41%41\\%5C")
+@example("%E2%82")
+@example("%zz%4")
+def test_decode_key_equals_urllib_unquote(key):
+    """The C fast path of the key decoder gives exactly what urllib's unquote gives."""
+    assert _decode_key(key) == unquote(key)
+
+
+def test_results_do_not_depend_on_what_the_caches_hold(monkeypatch):
+    """The caches clear when full: with room for two entries, every row is still the same."""
+    from bootstrap import parser, synth
+
+    rng = random.Random(14)
+    lines = [line for line, _ in synth.lines(rng, 400, dt.datetime(2026, 2, 1), ["b1", "b2"])]
+    expected = [parse_row(line) for line in lines]
+    monkeypatch.setattr(parser, "_CACHE_MAX", 2)
+    monkeypatch.setattr(parser, "_TIME_CACHE_MAX", 2)
+    for cache in (parser._TAILS, parser._REQUESTERS, parser._OPERATIONS, parser._TIME_CACHE):
+        cache.clear()
+    assert [parse_row(line) for line in lines] == expected
+    assert len(parser._TAILS) <= 2 and len(parser._REQUESTERS) <= 2
