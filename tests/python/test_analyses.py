@@ -248,9 +248,11 @@ def test_every_analysis_is_documented_with_the_vars_it_reads() -> None:
     )
     for name in NAMES:
         sql = (ANALYSES / f"{name}.sql").read_text()
-        reads = set(re.findall(r"var\('(\w+)'", sql))
-        if "s3logs_in_window(" in sql:  # macros/analysis_window.sql reads the window vars
-            reads |= {"start_at", "end_at"}
+        # Every var goes through a check of macros/analysis_vars.sql, none is read bare.
+        assert not re.findall(r"\bvar\(", sql), f"{name}: a var read without its check"
+        reads = set(re.findall(r"s3logs_\w+_var\('(\w+)'", sql))
+        if "s3logs_in_window(" in sql or "s3logs_window_vars(" in sql:
+            reads |= {"start_at", "end_at"}  # checked by s3logs_window_vars
         assert reads == set(spec[name]["config"]["meta"]["vars"])
         assert spec[name]["description"].strip(), name
         header = sql[: sql.index("{%")]
