@@ -14,17 +14,17 @@
 -- logging off, PutBucketVersioning may have suspended it; read the setting now, and CloudTrail
 -- for the body.
 --
--- By default (group_by change) one row per bucket, operation and principal: changes, how many
--- succeeded, the remote IPs and a user-agent, first and last change; group_by request lists
+-- By default (one_row_per change) one row per bucket, operation and principal: changes, how many
+-- succeeded, the remote IPs and a user-agent, first and last change; one_row_per request lists
 -- every change, newest first.
 --
 -- Run (DuckDB):
 --   dbt show -s ir_configuration_changes --limit 100
 --   dbt show -s ir_configuration_changes --limit 200
---     --vars '{group_by: request, kind: access, start_at: "2026-03-03T00:00:00Z"}'
+--     --vars '{one_row_per: request, kind: access, start_at: "2026-03-03T00:00:00Z"}'
 -- Snowflake: dbt compile -s ir_configuration_changes --vars '{...}' with credentials, or offline
 --   s3logs compile-analysis ir_configuration_changes --vars '{...}' (Snowflake SQL on stdout).
--- Vars: group_by (change or request; default change), kind (access, logging, encryption,
+-- Vars: one_row_per (change or request; default change), kind (access, logging, encryption,
 --   versioning, lifecycle, replication, bucket, other or all; default all), bucket (default:
 --   all), start_at / end_at (ISO timestamps; an offset is converted to UTC; end exclusive;
 --   default: the whole table).
@@ -34,7 +34,7 @@
 -- (api_action Delete...); a principal that never changed settings before, or an unusual
 -- remote_ip or user-agent; denied attempts (succeeded_changes below changes: someone tried).
 
-{%- set group_by = s3logs_choice_var('group_by', 'change', ['change', 'request']) %}
+{%- set one_row_per = s3logs_choice_var('one_row_per', 'change', ['change', 'request']) %}
 {%- set kind = s3logs_choice_var('kind', 'all', [
     'all', 'access', 'logging', 'encryption', 'versioning', 'lifecycle', 'replication',
     'bucket', 'other',
@@ -114,7 +114,7 @@ selected as (
     {%- endif %}
 ),
 
-{%- if group_by == 'request' %}
+{%- if one_row_per == 'request' %}
 
 final as (
     select
