@@ -23,8 +23,8 @@
 -- ir_principal_activity); anonymous means a public object or a pre-signed URL (then
 -- ir_anonymous_access); buckets that hold sensitive data.
 
-{%- set start_at = var('start_at', none) %}
-{%- set min_bytes = var('min_bytes', 10000000000) | int %}
+{%- set start_at = s3logs_window_vars()[0] %}
+{%- set min_bytes = s3logs_bytes_var('min_bytes', 10000000000) %}
 
 with
 

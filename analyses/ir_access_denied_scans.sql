@@ -24,9 +24,10 @@
 -- SignatureDoesNotMatch: forged or revoked keys); succeeded_requests (did any guess work? Run
 -- ir_object_history on those objects); sample_keys (names like .env, id_rsa, backups).
 
-{%- set window_minutes = var('window_minutes', 60) | int %}
-{%- set min_denied = var('min_denied', 50) | int %}
-{%- set min_distinct_keys = var('min_distinct_keys', 25) | int %}
+{%- set window_minutes = s3logs_int_var('window_minutes', 60, minimum=1) %}
+{%- set min_denied = s3logs_int_var('min_denied', 50, minimum=1) %}
+{%- set min_distinct_keys = s3logs_int_var('min_distinct_keys', 25, minimum=1) %}
+{%- set min_denied_share = s3logs_share_var('min_denied_share', 0.5) %}
 {%- set epoch = "cast('1970-01-01' as " ~ s3logs_type_timestamp() ~ ")" %}
 
 with
@@ -85,6 +86,8 @@ windows as (
         sum(case when is_denied then 1 else 0 end) >= {{ min_denied }}
         and count(distinct case when is_denied then bucket_object end)
         >= {{ min_distinct_keys }}
+        and sum(case when is_denied then 1 else 0 end)
+        >= {{ min_denied_share }} * count(*)
 ),
 
 denied_in_windows as (

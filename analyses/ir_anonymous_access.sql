@@ -22,21 +22,15 @@
 -- more often, or by far more distinct_ips, than the others (a leaked link: what is in it?
 -- ir_object_history); bytes_sent; failed requests only (someone tries, the bucket holds).
 
-{%- set group_by = var('group_by', 'object') | string %}
 {%- set grains = {
     'bucket': ['bucket'],
     'object': ['bucket', 'object_key'],
     'ip': ['bucket', 'object_key', 'remote_ip'],
 } %}
-{%- if group_by not in grains %}
-    {%- do exceptions.raise_compiler_error(
-        "ir_anonymous_access: group_by must be bucket, object or ip, not '" ~ group_by ~ "'"
-    ) %}
-{%- endif %}
-{#- The fallback is for sqlfluff only, whose var() returns a placeholder; dbt stops above. #}
-{%- set grain = grains.get(group_by, grains['object']) %}
-{%- set bucket = var('bucket', none) %}
-{%- set min_requests = var('min_requests', 1) | int %}
+{%- set group_by = s3logs_choice_var('group_by', 'object', ['object', 'ip', 'bucket']) %}
+{%- set grain = grains[group_by] %}
+{%- set bucket = s3logs_text_var('bucket', 'bucket name') %}
+{%- set min_requests = s3logs_int_var('min_requests', 1, minimum=1) %}
 
 with
 

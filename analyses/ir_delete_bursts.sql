@@ -22,8 +22,9 @@
 -- succeeded_deletes (denied attempts are a warning, successful ones are data gone: check
 -- versioning, then ir_object_history with key_prefix to see what was there).
 
-{%- set window_minutes = var('window_minutes', 15) | int %}
-{%- set min_deletes = var('min_deletes', 100) | int %}
+{%- set window_minutes = s3logs_int_var('window_minutes', 15, minimum=1) %}
+{%- set min_deletes = s3logs_int_var('min_deletes', 100, minimum=1) %}
+{%- set include_aws_services = s3logs_bool_var('include_aws_services', false) %}
 {%- set grid_offsets = [0, window_minutes // 2] | unique | list %}
 {%- set epoch = "cast('1970-01-01' as " ~ s3logs_type_timestamp() ~ ")" %}
 
@@ -55,6 +56,10 @@ deletes as (
             operations.category = 'delete'
             or (operations.operation is null and upper(access_logs.operation) like '%DELETE%')
         )
+        {%- if not include_aws_services %}
+            -- S3 itself (lifecycle, replication, batch deliveries) deletes by rule, not by hand
+            and coalesce(access_logs.requester_type, '') != 'aws_service'
+        {%- endif %}
         {{ s3logs_in_window('access_logs.requested_at') }}
 ),
 

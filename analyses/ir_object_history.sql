@@ -21,9 +21,9 @@
 -- anonymous requester or another account (requester_account_id); a run of 403s before a 200
 -- (someone found a way in). Logs arrive late: an empty tail may only mean "not delivered yet".
 
-{%- set object_key = var('object_key', none) %}
-{%- set key_prefix = var('key_prefix', none) %}
-{%- set bucket = var('bucket', none) %}
+{%- set object_key = s3logs_text_var('object_key', 'decoded object key') %}
+{%- set key_prefix = s3logs_text_var('key_prefix', 'decoded key prefix') %}
+{%- set bucket = s3logs_text_var('bucket', 'bucket name') %}
 
 with
 

@@ -22,7 +22,7 @@
 -- credentials that lack the permission). For the IPs, run ir_object_history or
 -- dlp_large_downloads_from_new_ips next.
 
-{%- set requester = var('requester', none) %}
+{%- set requester = s3logs_text_var('requester', 'requester as logged, or anonymous') %}
 
 with
 

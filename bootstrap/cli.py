@@ -20,6 +20,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "load": ("bootstrap.loader", "load"),
     "run": ("bootstrap.pipeline", "run"),
     "demo-data": ("bootstrap.demo_data", "demo_data"),
+    "compile-analysis": ("bootstrap.compile_analysis", "compile_analysis_cmd"),
 }
 
 

@@ -1,10 +1,10 @@
 {#-
   The time window of the analyses: and <column> >= start_at and <column> < end_at, for the
-  vars that are set (ISO timestamps, UTC; start inclusive, end exclusive); nothing when unset.
+  vars that are set (checked and converted to UTC by s3logs_window_vars; start inclusive, end
+  exclusive); nothing when unset.
 -#}
 {% macro s3logs_in_window(column) %}
-    {%- set start_at = var('start_at', none) %}
-    {%- set end_at = var('end_at', none) %}
+    {%- set start_at, end_at = s3logs_window_vars() %}
     {%- if start_at is not none %}
         and {{ column }} >= {{ s3logs_timestamp_literal(start_at) }}
     {%- endif %}
