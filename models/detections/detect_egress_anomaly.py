@@ -140,7 +140,7 @@ def _finding(rows, detection, rule, severity, technique, evidence, weight="reque
         [detection, rule, principal, remote_ip, bucket, start.strftime("%Y-%m-%dT%H:%M:%SZ")]
     )
     return {
-        "finding_id": hashlib.sha256(identity.encode()).hexdigest()[:32],
+        "finding_id": hashlib.sha256(identity.encode()).hexdigest()[:16],
         "detection": detection,
         "rule": rule,
         "severity": severity,
