@@ -68,7 +68,8 @@ def _read(relation):
     frame.columns = [str(column).lower() for column in frame.columns]
     for column in frame.columns:
         values = frame[column]
-        if values.dtype == object and values.map(lambda v: isinstance(v, Decimal)).any():
+        sample = values.dropna().head(1).tolist() if values.dtype == object else []
+        if sample and isinstance(sample[0], Decimal):
             frame[column] = values.map(lambda v: None if v is None else float(v))
         elif pd.api.types.is_datetime64_any_dtype(values):
             frame[column] = values.astype("datetime64[ns]")
@@ -97,17 +98,6 @@ def _setting(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _network(ip):
-    """The network an address belongs to: its /24 (IPv4) or /64 (IPv6); the text itself when
-    it is no address."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    prefix = 24 if address.version == 4 else 64
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-
-
 def _allowed(frame, allow, detection):
     """Rows of `frame` (principal, remote_ip, bucket) that the allow-list seed exempts from
     `detection`."""
@@ -124,7 +114,9 @@ def _allowed(frame, allow, detection):
                 return False
             return any(address in network for network in networks)
 
-        exempt |= frame["remote_ip"].map(trusted)
+        distinct = frame["remote_ip"].drop_duplicates()
+        trust = dict(zip(distinct, distinct.map(trusted), strict=True))
+        exempt |= frame["remote_ip"].map(trust).astype(bool)
     return exempt
 
 
@@ -192,7 +184,7 @@ def _plain(value):
 
 def model(dbt, session):
     dbt.config(materialized="table", packages=["pandas"])
-    source = dbt.ref("int_s3_access_logs__hourly_activity")
+    source = dbt.ref("int_detect_destruction__candidates")
     activity = _read(source)
     allow = _read(dbt.ref("s3logs_allow_list"))
     min_deletes = float(_setting(dbt.config.meta_get("s3logs_delete_burst_min_deletes")))
@@ -201,11 +193,10 @@ def model(dbt, session):
     warmup = pd.Timedelta(
         hours=float(_setting(dbt.config.meta_get("s3logs_new_pattern_warmup_hours")))
     )
-    first_seen = activity.groupby("principal")["activity_hour"].min()
     rows = activity[~_allowed(activity, allow, DETECTION)]
     return _write(
         _delete_bursts(rows, min_deletes, factor, baseline_hours)
-        + _configuration_changes(rows, first_seen, warmup),
+        + _configuration_changes(rows, warmup),
         source,
     )
 
@@ -216,16 +207,20 @@ def _delete_bursts(rows, min_deletes, factor, baseline_hours):
     hourly = deletes.groupby(["principal", "bucket", "activity_hour"], as_index=False)[
         "request_count"
     ].sum()
-    flagged = []
-    for row in hourly[hourly["request_count"] >= min_deletes].itertuples(index=False):
-        principal, bucket, hour, count = row
+    flagged, anomalous = [], {}
+    candidates = hourly[hourly["request_count"] >= min_deletes]
+    for principal, bucket, hour, count in candidates.itertuples(index=False):
         history = per_principal[principal]
         earlier = history[
-            (history.index < hour) & (history.index >= hour - pd.Timedelta(hours=baseline_hours))
+            (history.index < hour)
+            & (history.index >= hour - pd.Timedelta(hours=baseline_hours))
+            # hours already flagged are no baseline: a long deletion stays anomalous
+            & ~history.index.isin(anomalous.get(principal, []))
         ]
         median, mad = _robust(earlier)
         score = (count - median) / max(1.4826 * mad, 0.25 * median, 1.0)
         if score >= factor:
+            anomalous.setdefault(principal, []).append(hour)
             flagged.append((principal, bucket, hour, count, median, mad, score))
     findings = []
     if not flagged:
@@ -253,7 +248,7 @@ def _delete_bursts(rows, min_deletes, factor, baseline_hours):
     return findings
 
 
-def _configuration_changes(rows, first_seen, warmup):
+def _configuration_changes(rows, warmup):
     parts = rows["operation"].str.split(".", n=2, expand=True).reindex(columns=[0, 1, 2])
     changes = rows[
         rows["category"].isin(["permissions", "configuration", "lifecycle"])
@@ -268,7 +263,7 @@ def _configuration_changes(rows, first_seen, warmup):
         (changes["verb"] == "DELETE") & changes["resource"].isin(list(ALWAYS_DELETED))
     )
     unusual = (changes["activity_hour"] == first_change) & (
-        changes["activity_hour"] >= changes["principal"].map(first_seen) + warmup
+        changes["activity_hour"] >= changes["principal_first_hour"] + warmup
     )
     flagged = changes.assign(new_for_principal=unusual)[always | unusual]
     findings = []

@@ -48,7 +48,8 @@ def _read(relation):
     frame.columns = [str(column).lower() for column in frame.columns]
     for column in frame.columns:
         values = frame[column]
-        if values.dtype == object and values.map(lambda v: isinstance(v, Decimal)).any():
+        sample = values.dropna().head(1).tolist() if values.dtype == object else []
+        if sample and isinstance(sample[0], Decimal):
             frame[column] = values.map(lambda v: None if v is None else float(v))
         elif pd.api.types.is_datetime64_any_dtype(values):
             frame[column] = values.astype("datetime64[ns]")
@@ -77,17 +78,6 @@ def _setting(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _network(ip):
-    """The network an address belongs to: its /24 (IPv4) or /64 (IPv6); the text itself when
-    it is no address."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    prefix = 24 if address.version == 4 else 64
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-
-
 def _allowed(frame, allow, detection):
     """Rows of `frame` (principal, remote_ip, bucket) that the allow-list seed exempts from
     `detection`."""
@@ -104,7 +94,9 @@ def _allowed(frame, allow, detection):
                 return False
             return any(address in network for network in networks)
 
-        exempt |= frame["remote_ip"].map(trusted)
+        distinct = frame["remote_ip"].drop_duplicates()
+        trust = dict(zip(distinct, distinct.map(trusted), strict=True))
+        exempt |= frame["remote_ip"].map(trust).astype(bool)
     return exempt
 
 
@@ -172,7 +164,7 @@ def _plain(value):
 
 def model(dbt, session):
     dbt.config(materialized="table", packages=["pandas"])
-    source = dbt.ref("int_s3_access_logs__hourly_activity")
+    source = dbt.ref("int_detect_egress__candidates")
     activity = _read(source)
     allow = _read(dbt.ref("s3logs_allow_list"))
     min_bytes = float(_setting(dbt.config.meta_get("s3logs_egress_min_bytes")))
@@ -183,20 +175,27 @@ def model(dbt, session):
     findings = {}
     for entity in ("principal", "remote_ip"):
         hourly = data.groupby([entity, "activity_hour"], as_index=False)["data_bytes_sent"].sum()
-        flagged = []
-        for row in hourly[hourly["data_bytes_sent"] >= min_bytes].itertuples(index=False):
-            name, hour, sent = row
-            if entity == "remote_ip" and name == "-":
-                continue
-            earlier = hourly[
-                (hourly[entity] == name)
-                & (hourly["activity_hour"] < hour)
-                & (hourly["activity_hour"] >= hour - pd.Timedelta(hours=baseline_hours))
-            ]["data_bytes_sent"]
+        candidates = hourly[hourly["data_bytes_sent"] >= min_bytes]
+        if entity == "remote_ip":
+            candidates = candidates[candidates["remote_ip"] != "-"]
+        history = {
+            name: group.set_index("activity_hour")["data_bytes_sent"]
+            for name, group in hourly[hourly[entity].isin(candidates[entity])].groupby(entity)
+        }
+        flagged, anomalous = [], {}
+        for name, hour, sent in candidates.itertuples(index=False):  # by entity, then hour
+            series = history[name]
+            earlier = series[
+                (series.index < hour)
+                & (series.index >= hour - pd.Timedelta(hours=baseline_hours))
+                # hours already flagged are no baseline: a long exfiltration stays anomalous
+                & ~series.index.isin(anomalous.get(name, []))
+            ]
             median, mad = _robust(earlier)
             scale = max(1.4826 * mad, 0.25 * median, 1.0)
             score = (sent - median) / scale
             if score >= factor:
+                anomalous.setdefault(name, []).append(hour)
                 flagged.append(
                     {
                         entity: name,

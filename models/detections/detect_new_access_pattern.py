@@ -5,8 +5,11 @@ First-seen sets per principal (authenticated requesters; S3's own service and an
 requests left out): the networks it connects from (the /24 of an IPv4 address, the /64 of an
 IPv6 one) and the operation categories of the s3_operations seed (read, write, delete, list,
 permissions, configuration, lifecycle, ...). A network or category first seen more than
-`s3logs_new_pattern_warmup_hours` after the principal itself is flagged, with the activity of
-its first `s3logs_new_pattern_window_hours` as the finding. Severity is high on a bucket listed
+`s3logs_new_pattern_warmup_hours` after the principal itself is new; the sets have a row per
+principal and network, so they are built in the engine (int_detect_new_access__candidates),
+which hands over the activity of the new values in their first
+`s3logs_new_pattern_window_hours`, per principal, bucket and hour. Here, new values in
+consecutive hours make one finding per principal. Severity is high on a bucket listed
 in `s3logs_sensitive_buckets`, or for a new category that changes or deletes. MITRE ATT&CK
 T1078.004 (Valid Accounts: Cloud Accounts).
 """
@@ -51,7 +54,8 @@ def _read(relation):
     frame.columns = [str(column).lower() for column in frame.columns]
     for column in frame.columns:
         values = frame[column]
-        if values.dtype == object and values.map(lambda v: isinstance(v, Decimal)).any():
+        sample = values.dropna().head(1).tolist() if values.dtype == object else []
+        if sample and isinstance(sample[0], Decimal):
             frame[column] = values.map(lambda v: None if v is None else float(v))
         elif pd.api.types.is_datetime64_any_dtype(values):
             frame[column] = values.astype("datetime64[ns]")
@@ -80,17 +84,6 @@ def _setting(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _network(ip):
-    """The network an address belongs to: its /24 (IPv4) or /64 (IPv6); the text itself when
-    it is no address."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    prefix = 24 if address.version == 4 else 64
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-
-
 def _allowed(frame, allow, detection):
     """Rows of `frame` (principal, remote_ip, bucket) that the allow-list seed exempts from
     `detection`."""
@@ -107,7 +100,9 @@ def _allowed(frame, allow, detection):
                 return False
             return any(address in network for network in networks)
 
-        exempt |= frame["remote_ip"].map(trusted)
+        distinct = frame["remote_ip"].drop_duplicates()
+        trust = dict(zip(distinct, distinct.map(trusted), strict=True))
+        exempt |= frame["remote_ip"].map(trust).astype(bool)
     return exempt
 
 
@@ -175,54 +170,37 @@ def _plain(value):
 
 def model(dbt, session):
     dbt.config(materialized="table", packages=["pandas"])
-    source = dbt.ref("int_s3_access_logs__hourly_activity")
-    activity = _read(source)
+    source = dbt.ref("int_detect_new_access__candidates")
+    candidates = _read(source)
     allow = _read(dbt.ref("s3logs_allow_list"))
-    warmup = pd.Timedelta(
-        hours=float(_setting(dbt.config.meta_get("s3logs_new_pattern_warmup_hours")))
-    )
-    window = pd.Timedelta(
-        hours=float(_setting(dbt.config.meta_get("s3logs_new_pattern_window_hours")))
-    )
     sensitive = set(_setting(dbt.config.meta_get("s3logs_sensitive_buckets")) or [])
-    rows = activity[
-        (activity["principal"] != "anonymous")
-        & (activity["requester_type"].fillna("") != "aws_service")
-        & (activity["remote_ip"] != "-")
-    ]
-    rows = rows.assign(network=rows["remote_ip"].map(_network))
-    # the principal's first hour counts all its requests, allow-listed ones included
-    first_seen = rows.groupby("principal")["activity_hour"].min()
-    rows = rows[~_allowed(rows, allow, DETECTION)]
+    rows = candidates[~_allowed(candidates, allow, DETECTION)]
     findings = []
-    for attribute, rule in (("network", "new_network"), ("category", "new_operation_category")):
-        first = rows.groupby(["principal", attribute], as_index=False)["activity_hour"].min()
-        first = first[first["activity_hour"] >= first["principal"].map(first_seen) + warmup]
-        for item in first.itertuples(index=False):
-            principal, value, hour = item
-            new = rows[
-                (rows["principal"] == principal)
-                & (rows[attribute] == value)
-                & (rows["activity_hour"] < hour + window)
-            ]
-            known = rows[(rows["principal"] == principal) & (rows["activity_hour"] < hour)]
-            risky = bool(set(new["bucket"]) & sensitive) or (
-                attribute == "category" and value in RISKY_CATEGORIES
-            )
-            evidence = {
-                "new": attribute,
-                attribute: value,
-                "principal_first_seen_hour": first_seen[principal],
-                "hours_since_principal_first_seen": round(
-                    (hour - first_seen[principal]) / pd.Timedelta(hours=1), 1
-                ),
-                "known_" + ("networks" if attribute == "network" else "categories"): int(
-                    known[attribute].nunique()
-                ),
-                "buckets": sorted(new["bucket"].unique()),
-                "categories": sorted(new["category"].unique()),
-            }
-            findings.append(
-                _finding(new, DETECTION, rule, "high" if risky else "medium", "T1078.004", evidence)
-            )
+    if rows.empty:
+        return _write(findings, source)
+    rules = {"network": "new_network", "category": "new_operation_category"}
+    for _, episode in _episodes(rows, ["attribute_name", "principal"]).groupby("episode"):
+        attribute = episode["attribute_name"].iloc[0]
+        first = episode.loc[episode["first_hour"].idxmin()]
+        categories = set(episode["first_category"]) | set(episode["last_category"])
+        risky = bool(set(episode["bucket"]) & sensitive) or (
+            attribute == "category" and bool({first["first_value"]} & RISKY_CATEGORIES)
+        )
+        plural = "networks" if attribute == "network" else "categories"
+        evidence = {
+            "new": attribute,
+            "first_new_" + attribute: first["first_value"],
+            "new_" + plural + "_in_an_hour": episode["new_values"].max(),
+            "known_" + plural + "_before": first["known_before"],
+            "principal_first_seen_hour": first["principal_first_hour"],
+            "hours_since_principal_first_seen": round(
+                (first["first_hour"] - first["principal_first_hour"]) / pd.Timedelta(hours=1), 1
+            ),
+            "buckets": sorted(episode["bucket"].unique()),
+            "categories": sorted(categories),
+        }
+        severity = "high" if risky else "medium"
+        findings.append(
+            _finding(episode, DETECTION, rules[attribute], severity, "T1078.004", evidence)
+        )
     return _write(findings, source)

@@ -1,6 +1,8 @@
 """Weak access: requests that succeed with weak or no authentication or transport.
 
-Three rules, per principal, remote IP and bucket; consecutive hours make one finding:
+Three rules, per principal and bucket; consecutive hours make one finding. The input
+(int_detect_weak_access__candidates) holds the matching requests per rule, principal, bucket and
+hour; the first-seen set of the third rule is built there, in the engine:
 - `weak_transport`: Signature Version 2, TLS below 1.2, or plain HTTP (a record that has the
   host header field but neither cipher suite nor TLS version). MITRE ATT&CK T1557
   (Adversary-in-the-Middle).
@@ -51,7 +53,8 @@ def _read(relation):
     frame.columns = [str(column).lower() for column in frame.columns]
     for column in frame.columns:
         values = frame[column]
-        if values.dtype == object and values.map(lambda v: isinstance(v, Decimal)).any():
+        sample = values.dropna().head(1).tolist() if values.dtype == object else []
+        if sample and isinstance(sample[0], Decimal):
             frame[column] = values.map(lambda v: None if v is None else float(v))
         elif pd.api.types.is_datetime64_any_dtype(values):
             frame[column] = values.astype("datetime64[ns]")
@@ -80,17 +83,6 @@ def _setting(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _network(ip):
-    """The network an address belongs to: its /24 (IPv4) or /64 (IPv6); the text itself when
-    it is no address."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    prefix = 24 if address.version == 4 else 64
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-
-
 def _allowed(frame, allow, detection):
     """Rows of `frame` (principal, remote_ip, bucket) that the allow-list seed exempts from
     `detection`."""
@@ -107,7 +99,9 @@ def _allowed(frame, allow, detection):
                 return False
             return any(address in network for network in networks)
 
-        exempt |= frame["remote_ip"].map(trusted)
+        distinct = frame["remote_ip"].drop_duplicates()
+        trust = dict(zip(distinct, distinct.map(trusted), strict=True))
+        exempt |= frame["remote_ip"].map(trust).astype(bool)
     return exempt
 
 
@@ -173,57 +167,36 @@ def _plain(value):
 # --- end of the shared block ---
 
 
+TECHNIQUES = {
+    "weak_transport": "T1557",
+    "anonymous_access": "T1530",
+    "presigned_url_new_ip": "T1550",
+}
+
+
 def model(dbt, session):
     dbt.config(materialized="table", packages=["pandas"])
-    source = dbt.ref("int_s3_access_logs__hourly_activity")
-    activity = _read(source)
+    source = dbt.ref("int_detect_weak_access__candidates")
+    candidates = _read(source)
     allow = _read(dbt.ref("s3logs_allow_list"))
-    warmup = pd.Timedelta(
-        hours=float(_setting(dbt.config.meta_get("s3logs_new_pattern_warmup_hours")))
-    )
-    first_seen = activity.groupby("principal")["activity_hour"].min()
-    rows = activity[~_allowed(activity, allow, DETECTION)]
-    # the hour each signer first sent a request signed in the header from each address
-    signed = activity[
-        (activity["request_count"] > activity["presigned_count"]) & (activity["remote_ip"] != "-")
-    ]
-    known_from = signed.groupby(["principal", "remote_ip"])["activity_hour"].min()
-    presigned = rows[(rows["presigned_count"] > 0) & (rows["principal"] != "anonymous")]
-    known = pd.Series(
-        [
-            known_from.get((p, ip))
-            for p, ip in zip(presigned["principal"], presigned["remote_ip"], strict=True)
-        ],
-        index=presigned.index,
-        dtype="datetime64[ns]",
-    )
-    new_ip = presigned[
-        (known.isna() | (known > presigned["activity_hour"]))
-        & (presigned["activity_hour"] >= presigned["principal"].map(first_seen) + warmup)
-    ]
-    rules = [
-        ("weak_transport", rows[(rows["sigv2_count"] + rows["weak_tls_count"]) > 0], "T1557"),
-        (
-            "anonymous_access",
-            rows[(rows["principal"] == "anonymous") & (rows["success_count"] > 0)],
-            "T1530",
-        ),
-        ("presigned_url_new_ip", new_ip, "T1550"),
-    ]
+    rows = candidates[~_allowed(candidates, allow, DETECTION)]
     findings = []
-    for rule, flagged, technique in rules:
-        if flagged.empty:
-            continue
-        keys = ["principal", "remote_ip", "bucket"]
-        for _, episode in _episodes(flagged, keys).groupby("episode"):
+    if not rows.empty:
+        keys = ["weak_rule", "principal", "bucket"]
+        for _, episode in _episodes(rows, keys).groupby("episode"):
+            rule = episode["weak_rule"].iloc[0]
+            operations = set(episode["first_operation"]) | set(episode["last_operation"])
             evidence = {
                 "requests": episode["request_count"].sum(),
                 "succeeded": episode["success_count"].sum(),
                 "sigv2": episode["sigv2_count"].sum(),
                 "weak_tls": episode["weak_tls_count"].sum(),
                 "presigned": episode["presigned_count"].sum(),
-                "operations": sorted(episode["operation"].unique()),
+                "operations": sorted(operations),
+                "most_remote_ips_in_an_hour": episode["remote_ips"].max(),
             }
             severity = "high" if episode["success_count"].sum() > 0 else "low"
-            findings.append(_finding(episode, DETECTION, rule, severity, technique, evidence))
+            findings.append(
+                _finding(episode, DETECTION, rule, severity, TECHNIQUES[rule], evidence)
+            )
     return _write(findings, source)

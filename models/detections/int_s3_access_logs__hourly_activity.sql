@@ -52,16 +52,19 @@ final as (
         coalesce(operations.category, 'unknown') as category,
         count(*) as request_count,
         count(distinct access_logs.object_key) as object_count,
-        coalesce(sum(access_logs.bytes_sent), 0) as bytes_sent,
-        coalesce(sum(case when operations.is_data_access then access_logs.bytes_sent end), 0)
-            as data_bytes_sent,
-        sum(case when access_logs.http_status < 400 then 1 else 0 end) as success_count,
-        sum(case when access_logs.http_status = 403 then 1 else 0 end) as denied_count,
-        sum(case when access_logs.http_status = 404 then 1 else 0 end) as not_found_count,
-        sum(case when access_logs.signature_version = 'SigV2' then 1 else 0 end) as sigv2_count,
+        cast(coalesce(sum(access_logs.bytes_sent), 0) as bigint) as bytes_sent,
+        cast(
+            coalesce(
+                sum(case when operations.is_data_access then access_logs.bytes_sent end), 0
+            ) as bigint
+        ) as data_bytes_sent,
+        count(case when access_logs.http_status < 400 then 1 end) as success_count,
+        count(case when access_logs.http_status = 403 then 1 end) as denied_count,
+        count(case when access_logs.http_status = 404 then 1 end) as not_found_count,
+        count(case when access_logs.signature_version = 'SigV2' then 1 end) as sigv2_count,
         -- TLS below 1.2, or plain HTTP: a record with the host header field but neither a
         -- cipher suite nor a TLS version (records written before those fields have neither)
-        sum(
+        count(
             case
                 when access_logs.tls_version in ('TLSv1', 'TLSv1.1') then 1
                 when
@@ -70,10 +73,9 @@ final as (
                     and access_logs.cipher_suite is null
                     and access_logs.tls_version is null
                     then 1
-                else 0
             end
         ) as weak_tls_count,
-        sum(case when access_logs.auth_type = 'QueryString' then 1 else 0 end) as presigned_count,
+        count(case when access_logs.auth_type = 'QueryString' then 1 end) as presigned_count,
         min(access_logs.requested_at) as first_seen_at,
         max(access_logs.requested_at) as last_seen_at,
         min(access_logs.object_key) as first_key,
