@@ -32,17 +32,17 @@ principals as (
 
 first_seen as (
     select
-        'network' as attribute_name,
         principal,
         network as attribute_value,
+        'network' as attribute_name,
         min(activity_hour) as first_hour
     from activity
     group by principal, network
     union all
     select
-        'category' as attribute_name,
         principal,
         category as attribute_value,
+        'category' as attribute_name,
         min(activity_hour) as first_hour
     from activity
     group by principal, category
@@ -71,12 +71,23 @@ new_values as (
 
 new_activity as (
     select
-        {{ s3logs_activity_columns('activity') }},
         new_values.attribute_name,
         new_values.attribute_value,
         new_values.first_hour,
         new_values.known_before,
-        new_values.principal_first_hour
+        new_values.principal_first_hour,
+        activity.principal,
+        activity.bucket,
+        activity.activity_hour,
+        activity.remote_ip,
+        activity.category,
+        activity.request_count,
+        activity.object_count,
+        activity.bytes_sent,
+        activity.first_seen_at,
+        activity.last_seen_at,
+        activity.first_key,
+        activity.last_key
     from new_values
     inner join activity
         on
@@ -96,6 +107,9 @@ final as (
         principal,
         bucket,
         activity_hour,
+        cast(sum(request_count) as bigint) as request_count,
+        cast(sum(object_count) as bigint) as object_count,
+        cast(sum(bytes_sent) as bigint) as bytes_sent,
         min(principal_first_hour) as principal_first_hour,
         count(distinct attribute_value) as new_values,
         min(attribute_value) as first_value,
@@ -104,9 +118,6 @@ final as (
         min(remote_ip) as remote_ip,
         min(category) as first_category,
         max(category) as last_category,
-        cast(sum(request_count) as bigint) as request_count,
-        cast(sum(object_count) as bigint) as object_count,
-        cast(sum(bytes_sent) as bigint) as bytes_sent,
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
         min(first_key) as first_key,
