@@ -916,6 +916,72 @@ def describe_e2e(res: E2EResult) -> str:
 # --- command line ----------------------------------------------------------------------------
 
 
+def detections_bench(
+    lines: int = 1_000_000,
+    *,
+    workdir: str | Path | None = None,
+    seed: int = SEED,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, object]:
+    """What the detection layer (models tagged `detections`: the hourly aggregate, the inputs of
+    the detection models, the five Python models, s3_access_log_findings and their tests)
+    costs: one full `dbt build` of `lines` lines with it and one without it (`--exclude
+    tag:detections`), on copies of the same raw rows; the target is at most 20% more. The
+    corpus is the end-to-end one (a random address per line: the worst case for first-seen
+    sets). Returns the figures and their `summary` text."""
+    import duckdb
+
+    target = 0.20
+    with tempfile.TemporaryDirectory(prefix="s3logs-bench-detections-", dir=workdir) as tmp:
+        root = Path(tmp)
+        log(f"detections: writing {lines:,} lines of log objects to {root}")
+        write_log_objects(root / "logs", lines, seed=seed)
+        loaded = root / "loaded.duckdb"
+        loader.load_logs(str(root / "logs"), str(loaded))
+        build = ["build", "--exclude-resource-type", "unit_test"]
+        runs: dict[str, DbtRun] = {}
+        for name, extra in (("without", ["--exclude", "tag:detections"]), ("with", [])):
+            database = root / f"{name}.duckdb"
+            shutil.copyfile(loaded, database)
+            run_dbt(["parse"], database, root / name, timed=False)
+            os.sync()
+            log(f"detections: dbt {' '.join(build + extra)} (full)")
+            runs[name] = run_dbt([*build, *extra], database, root / name)
+        with duckdb.connect(str(root / "with.duckdb"), read_only=True) as con:
+            findings = dict(
+                con.execute(
+                    "select detection, count(*) from s3_access_log_findings_v1 group by all"
+                ).fetchall()
+            )
+    without, with_ = runs["without"].seconds, runs["with"].seconds
+    added = (with_ - without) / without
+    nodes = sorted(
+        ((uid, t) for uid, t in runs["with"].nodes.items() if uid not in runs["without"].nodes),
+        key=lambda item: -item[1],
+    )
+    summary = "\n".join(
+        [
+            f"Detections: full dbt build of {lines:,} lines without the detection layer "
+            f"{without:.1f} s, with it {with_:.1f} s: +{added:.1%}   target <= "
+            f"+{target:.0%}: {_verdict(added <= target)}",
+            "  slowest detection nodes (execution time; threads overlap): "
+            + ", ".join(f"{uid.split('.')[2]} {t:.2f} s" for uid, t in nodes[:6]),
+            "  findings on the benchmark corpus: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(findings.items())) or "none"),
+        ]
+    )
+    return {
+        "lines": lines,
+        "build_without_s": without,
+        "build_with_s": with_,
+        "added_fraction": added,
+        "target_fraction": target,
+        "nodes": dict(nodes),
+        "findings": findings,
+        "summary": summary,
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bootstrap.bench",
@@ -1023,6 +1089,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "lines_per_s": {m: e2e.rate(m) for m in e2e.modes},
             "incremental_fraction": {m: e2e.modes[m].fraction for m in e2e.modes},
         }
+    if not args.skip_e2e:  # what the detection layer adds to a full build
+        report["detections"] = detections_bench(args.lines, workdir=args.workdir, seed=args.seed)
+        say(str(report["detections"]["summary"]))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
     return 0

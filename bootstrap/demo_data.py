@@ -6,10 +6,13 @@ the simple key layout (`s3-access/<bucket>/YYYY-mm-DD-HH-MM-SS-Unique`), some da
 per bucket per five minutes of traffic, some gzipped. Records come from `synth.record` and are
 written with `parser.format_line`, so every line but the deliberately malformed ones parses.
 
-Traffic follows a daily curve; each principal works from a few home IPs with one client. On top
-of it sit four incidents whose ground truth goes to `incidents.json` beside the logs:
-a delete burst, a download burst from a new IP, an access-denied scan, and anonymous reads of
-one object. Delivery is best-effort as in AWS: a few records arrive hours late or twice.
+Traffic follows a daily curve; each principal works from a few home IPs with one client, and
+only the administrators' role changes bucket policies. On top of it sit seven incidents whose
+ground truth goes to `incidents.json` beside the logs: a delete burst, a download burst from a
+new IP, an access-denied scan, anonymous reads of one object, a principal listing a sensitive
+bucket from a network it never used, bucket settings tampered with (logging turned off,
+encryption removed, the policy replaced), and a legacy client on Signature Version 2 over
+TLS 1.0. Delivery is best-effort as in AWS: a few records arrive hours late or twice.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 import click
 
 from bootstrap import synth
-from bootstrap.parser import format_line
+from bootstrap.parser import CONTRACT_COLUMNS, format_line
 
 DEFAULT_OUT = "data/demo-logs"
 DEFAULT_START = dt.datetime(2026, 3, 2)  # fixed, so that a seed always gives the same bytes
@@ -42,8 +45,19 @@ BUCKETS = [
     ("acme-backups", "simple", 0.15),
 ]
 PUBLIC_BUCKET = "acme-web-assets"
+# The one role that changes bucket policies in normal traffic (the others read them).
+ADMIN_ROLE = "assumed-role/AWSReservedSSO_Admin_"
 _OP = {op[0]: op for op in synth.OPERATIONS}
 _OP_WEIGHTS = [op[4] for op in synth.OPERATIONS]
+# operations of the planted incidents that normal traffic does not use: (name, method,
+# status, has a key, weight) as in synth.OPERATIONS
+_READ_POLICY = ("REST.GET.BUCKETPOLICY", "GET", 200, False, 0)
+_TAMPERING = [
+    (("REST.PUT.LOGGING_STATUS", "PUT", 200, False, 0), "logging"),
+    (("REST.DELETE.ENCRYPTION", "DELETE", 204, False, 0), "encryption"),
+    (("REST.DELETE.PUBLIC_ACCESS_BLOCK", "DELETE", 204, False, 0), "publicAccessBlock"),
+    (("REST.PUT.BUCKETPOLICY", "PUT", 204, False, 0), "policy"),
+]
 # (status, error code, bytes sent) and their shares of the requests that have a status.
 _ERRORS = [
     ((403, "AccessDenied", 243), 0.03),
@@ -105,6 +119,8 @@ def _background(
         operation = _OP["REST.GET.OBJECT" if rng.random() < 0.85 else "REST.HEAD.OBJECT"]
     else:
         operation = rng.choices(synth.OPERATIONS, _OP_WEIGHTS)[0]
+        if operation[0] == "REST.PUT.BUCKETPOLICY" and ADMIN_ROLE not in actor.requester:
+            operation = _READ_POLICY  # no draw more: the rest of the traffic stays the same
     status = error = sent = None
     if operation[1] is not None:
         roll = rng.random()
@@ -128,8 +144,16 @@ def _background(
     )
 
 
+def _with(rec: tuple, **fields: object) -> tuple:
+    """`rec` with some contract fields replaced."""
+    values = list(rec)
+    for name, value in fields.items():
+        values[CONTRACT_COLUMNS.index(name)] = value
+    return tuple(values)
+
+
 def _incidents(
-    rng: random.Random, start: dt.datetime, days: int, actors: list[_Actor]
+    rng: random.Random, start: dt.datetime, days: int, actors: list[_Actor], seed: int = 42
 ) -> tuple[list[dict], list[tuple[dt.datetime, str, tuple]]]:
     """The planted incidents: their ground truth and their (time, bucket, record) entries."""
     day = start + dt.timedelta(days=min(1, days - 1))
@@ -197,7 +221,8 @@ def _incidents(
             bytes_sent=size,
             user_agent="python-requests/2.31.0",
         )
-        records.append((at, rec[:12] + (size,) + rec[13:]))
+        # signed in the header, as the stolen access key would sign
+        records.append((at, _with(rec, object_size=size, auth_type="AuthHeader")))
     plant(
         {
             "id": "download_burst",
@@ -283,6 +308,97 @@ def _incidents(
         },
         records,
     )
+
+    # The incidents added later draw from their own generator, so that the traffic around them
+    # stays what it was.
+    rng = random.Random(seed * 7919 + 13)
+
+    # (e) a principal lists and probes a sensitive bucket from a network it never used: no
+    # content is downloaded, only keys and metadata
+    who = by_requester[f"arn:aws:iam::{synth.ACCOUNT}:user/analyst-09"]
+    bucket, new_ip = "acme-finance-exports", "91.134.12.77"  # synth.ip never yields 91.0.0.0/8
+    records = []
+    for i, at in enumerate(spread(day.replace(hour=10, minute=20), 30, 60)):
+        operation = _OP["REST.GET.BUCKET" if i % 3 == 0 else "REST.HEAD.OBJECT"]
+        rec = synth.record(
+            rng, at, bucket, who.requester, new_ip, operation, user_agent=who.user_agent
+        )
+        records.append((at, _with(rec, auth_type="AuthHeader")))
+    plant(
+        {
+            "id": "new_network_access",
+            "description": "a principal lists and probes a sensitive bucket from a new network",
+            "bucket": bucket,
+            "principal": who.requester,
+            "remote_ip": new_ip,
+            "network": "91.134.12.0/24",
+        },
+        records,
+    )
+
+    # (f) a principal that never changed a bucket's settings turns its logging off, removes its
+    # default encryption and public access block, and replaces its policy, in three minutes
+    who = by_requester[f"arn:aws:iam::{synth.ACCOUNT}:user/analyst-07"]
+    bucket = "acme-data-lake"
+    records = []
+    changes = spread(day.replace(hour=21, minute=10), 3, len(_TAMPERING))
+    for (operation, query), at in zip(_TAMPERING, changes, strict=True):
+        rec = synth.record(
+            rng, at, bucket, who.requester, who.ips[0], operation, user_agent=who.user_agent
+        )
+        uri = f"{operation[1]} /{bucket}?{query} HTTP/1.1"
+        records.append((at, _with(rec, request_uri=uri, auth_type="AuthHeader")))
+    plant(
+        {
+            "id": "config_tampering",
+            "description": "logging turned off, encryption and public access block removed, "
+            "policy replaced",
+            "bucket": bucket,
+            "principal": who.requester,
+            "remote_ip": who.ips[0],
+            "operations": [op[0] for op, _ in _TAMPERING],
+        },
+        records,
+    )
+
+    # (g) a legacy backup client uploads with Signature Version 2 over TLS 1.0
+    who = by_requester[f"arn:aws:sts::{synth.ACCOUNT}:assumed-role/etl-runner/airflow"]
+    bucket = "acme-backups"
+    records = []
+    for at in spread(day.replace(hour=8, minute=30), 40, 30):
+        rec = synth.record(
+            rng,
+            at,
+            bucket,
+            who.requester,
+            who.ips[0],
+            _OP["REST.PUT.OBJECT"],
+            user_agent="legacy-backup-agent/3.2 (SigV2)",
+        )
+        records.append(
+            (
+                at,
+                _with(
+                    rec,
+                    signature_version="SigV2",
+                    tls_version="TLSv1",
+                    cipher_suite="ECDHE-RSA-AES128-SHA",
+                    auth_type="AuthHeader",
+                ),
+            )
+        )
+    plant(
+        {
+            "id": "weak_transport",
+            "description": "30 uploads signed with SigV2 over TLS 1.0",
+            "bucket": bucket,
+            "principal": who.requester,
+            "remote_ip": who.ips[0],
+            "signature_version": "SigV2",
+            "tls_version": "TLSv1",
+        },
+        records,
+    )
     return truths, entries
 
 
@@ -335,7 +451,7 @@ def generate(
     rng = random.Random(seed)
     actors = _actors(rng)
     keys = {bucket: [synth.key(rng) for _ in range(400)] for bucket, _, _ in BUCKETS}
-    truths, planted = _incidents(rng, start, days, actors)
+    truths, planted = _incidents(rng, start, days, actors, seed)
 
     slots = int(dt.timedelta(days=days) / SLOT)
     by_slot: dict[tuple[str, int], list[tuple[dt.datetime, tuple]]] = {}
@@ -423,9 +539,10 @@ def demo_data(out: str, seed: int, days: int, lines: int) -> None:
 
     Several buckets in both key layouts, one object per bucket per five minutes (some
     gzipped), a daily traffic curve, errors, legacy short records, a few malformed lines and
-    late or duplicate deliveries. The ground truth of four planted incidents (a delete burst,
-    a download burst from a new IP, an access-denied scan, anonymous reads of one object) is
-    written to incidents.json in the same folder. Next: `s3logs load`, then `dbt build`.
+    late or duplicate deliveries. The ground truth of seven planted incidents (a delete burst,
+    a download burst from a new IP, an access-denied scan, anonymous reads of one object,
+    access from a new network, bucket settings tampered with, SigV2 over TLS 1.0) is written
+    to incidents.json in the same folder. Next: `s3logs load`, then `dbt build`.
     """
     summary = generate(out, seed=seed, days=days, lines=lines)
     click.echo(

@@ -63,6 +63,12 @@ LATER_SELECT = (
     "--log-level-file",
     "info",
 )
+# Later cycles rebuild the detection layer (models tagged detections: the hourly aggregate, the
+# detection models, the findings and their tests) at most this often; in between they leave it
+# out, as its findings are per hour (at 1M lines it would take several times what the rest of
+# a later cycle takes). A first cycle, and one after a failure or a project change, builds it.
+DETECT_EVERY_SECONDS = 15 * 60
+DETECTIONS_TAG = "tag:detections"
 # What dbt reads to parse the project: a change to any of these means parsing again.
 _PROJECT_FILES = (
     "dbt_project.yml",
@@ -97,6 +103,8 @@ class CycleResult:
     success: bool
     statuses: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    # nodes that ended in a warning, with dbt's message: the new findings of the detections
+    warnings: list[str] = field(default_factory=list)
     parsed: bool = False  # whether this cycle parsed the project (the first, or after a change)
     load_seconds: float = 0.0
     dbt_seconds: float = 0.0  # from the end of the load to the end of the build
@@ -115,6 +123,8 @@ class CycleResult:
         )
         if self.failures:
             text += "\n" + "\n".join(f"  failed: {f}" for f in self.failures)
+        if self.warnings:
+            text += "\n" + "\n".join(f"  warning: {w}" for w in self.warnings)
         return text
 
 
@@ -315,6 +325,9 @@ class Pipeline:
         self._tested_until: dt.datetime | None = None
         # Lines appended since row groups were last merged (see MERGE_ROWS and cycle()).
         self._unmerged_lines = 0
+        # When a cycle last built the detection layer (time.monotonic()), or None.
+        self._detected_at: float | None = None
+        self.detect_every = DETECT_EVERY_SECONDS
 
     def _environment(self) -> None:
         # The `local` profile reads the DuckDB path from here; dbt reads its settings too.
@@ -391,11 +404,21 @@ class Pipeline:
             from dbt.cli.main import dbtRunner
 
             args = [*self.build_args, *self.options]
+            detect = True
             if self._tested_until is not None and not parse:
                 # Only the rows loaded since the previous cycle's load need testing (see
                 # macros/tests_since.sql); after a project change, everything is tested again.
                 since = self._tested_until.isoformat(sep=" ")
-                args += ["--vars", json.dumps({"s3logs_tests_since": since}), *self.later_select]
+                detect = (
+                    self._detected_at is None
+                    or time.monotonic() - self._detected_at >= self.detect_every
+                )
+                args += [
+                    "--vars",
+                    json.dumps({"s3logs_tests_since": since}),
+                    *_with_detections(self.later_select, detect),
+                ]
+            detection_started = time.monotonic()
             result = dbtRunner(manifest=self._manifest).invoke(args)
         finally:
             try:
@@ -428,11 +451,27 @@ class Pipeline:
             cycle.nodes[node.node.unique_id] = float(node.execution_time or 0.0)
             if status in ("error", "fail"):
                 cycle.failures.append(f"{node.node.unique_id}: {node.message}")
+            elif status == "warn":
+                cycle.warnings.append(f"{node.node.name}: {node.message}")
         if result.exception is not None and not results:
             cycle.failures.append(f"dbt: {result.exception}")
         # After a failure, the next cycle tests every row again.
         self._tested_until = load_ended if cycle.success else None
+        if detect and cycle.success:
+            self._detected_at = detection_started
         return cycle
+
+
+def _with_detections(later_select: Sequence[str], detect: bool) -> list[str]:
+    """The selection of a later cycle with the detection layer selected (`detect`), or left
+    out, tests included (they would test the tables the cycle did not rebuild)."""
+    args = list(later_select)
+    flag = "--select" if detect else "--exclude"
+    if flag in args:
+        args.insert(args.index(flag) + 1, DETECTIONS_TAG)
+    else:
+        args += [flag, DETECTIONS_TAG]
+    return args
 
 
 @click.command("run")

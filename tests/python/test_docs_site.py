@@ -80,6 +80,7 @@ def test_no_jinja_comment_holds_a_quote_the_docs_highlighter_would_smear() -> No
 SOURCE = "source.s3logs.s3logs.s3_access_logs_raw"
 STAGING = "model.s3logs.stg_s3logs__raw_lines"
 PARSE = "model.s3logs.int_s3_access_logs__parsed"
+FINDINGS = "model.s3logs.s3_access_log_findings.v1"
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +216,13 @@ def test_lineage_reads_source_staging_parse_public_models_analyses(site: dict) -
     models = {u: n for u, n in nodes.items() if n["resource_type"] == "model"}
     seeds = {u for u, n in nodes.items() if n["resource_type"] == "seed"}
     public = {u for u, n in models.items() if n["access"] == "public"}
-    assert len(public) == 4
+    assert len(public) == 5
+    # the findings read the detection models, which read the hourly aggregate of v2
+    assert FINDINGS in public
+    detections = {u for u in models if u.startswith("model.s3logs.detect_")}
+    assert len(detections) == 5
+    assert set(nodes[FINDINGS]["depends_on"]["nodes"]) == detections
+    public.remove(FINDINGS)
     # the source is read by the staging view only, the staging view by the parse model only
     readers = {u for u, n in nodes.items() if SOURCE in n["depends_on"].get("nodes", [])}
     assert readers == {STAGING}
@@ -227,12 +234,12 @@ def test_lineage_reads_source_staging_parse_public_models_analyses(site: dict) -
     # no dead end: every model but the public ones feeds a model
     for unique_id in set(models) - public:
         assert any(c in models for c in manifest["child_map"][unique_id]), unique_id
-    # analyses read the latest public model and the seeds
+    # analyses read the latest public models and the seeds
     latest = "model.s3logs.s3_access_logs.v2"
     for node in nodes.values():
         if node["resource_type"] == "analysis":
             assert latest in node["depends_on"]["nodes"], node["name"]
-            assert set(node["depends_on"]["nodes"]) <= {latest, *seeds}, node["name"]
+            assert set(node["depends_on"]["nodes"]) <= {latest, FINDINGS, *seeds}, node["name"]
 
 
 def test_no_data_test_holds_back_the_parse(site: dict) -> None:
@@ -278,7 +285,7 @@ def test_source_states_its_freshness_rule_and_points_to_nothing_outside(site: di
 def test_seeds_declare_column_types_and_persist_column_comments(site: dict) -> None:
     manifest, catalog = site["manifest"], site["catalog"]
     seeds = [n for n in manifest["nodes"].values() if n["resource_type"] == "seed"]
-    assert len(seeds) == 2
+    assert len(seeds) == 3
     for seed in seeds:
         declared = {k.lower(): v.lower() for k, v in seed["config"]["column_types"].items()}
         built = catalog["nodes"][seed["unique_id"]]["columns"]
@@ -295,9 +302,13 @@ def test_singular_tests_are_described(site: dict) -> None:
         for n in site["manifest"]["nodes"].values()
         if n["resource_type"] == "test" and not n.get("test_metadata")
     ]
-    assert [n["name"] for n in singular] == ["assert_no_raw_line_lost"]
+    described = {
+        "assert_no_raw_line_lost": "Nothing is dropped silently",
+        "new_s3_access_log_findings": "The alert of a scheduled build",
+    }
+    assert sorted(n["name"] for n in singular) == sorted(described)
     for test in singular:
-        assert "Nothing is dropped silently" in test["description"]
+        assert described[test["name"]] in test["description"]
 
 
 def test_analysis_descriptions_say_their_vars(site: dict) -> None:
@@ -326,12 +337,14 @@ PUBLIC_PAGES = (
     "model.s3logs.s3_access_logs.v1",
     "model.s3logs.s3_access_logs_quickstart",
     "model.s3logs.s3_access_logs_quarantine",
+    "model.s3logs.s3_access_log_findings.v1",
 )
 ANALYSES = (
     "dlp_large_downloads_from_new_ips",
     "ir_access_denied_scans",
     "ir_anonymous_access",
     "ir_delete_bursts",
+    "ir_finding_evidence",
     "ir_object_history",
     "ir_principal_activity",
 )

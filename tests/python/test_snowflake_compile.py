@@ -47,7 +47,26 @@ def test_every_model_compiles_to_sql_snowflake_can_parse(snowflake_project: DbtP
         "s3_access_logs_v1",
         "s3_access_logs_v2",
         "s3_access_logs_quarantine",
+        "s3_access_log_findings_v1",
+        "int_s3_access_logs__hourly_activity",
     }
+    # The detections are dbt Python models: compiled for Snowflake (their code with dbt's
+    # Snowpark wrapper), they run only in Snowflake (fakesnow cannot), and on Snowpark's
+    # local-testing session in tests/python/test_detections.py.
+    python = {
+        p.stem: p.read_text()
+        for p in (snowflake_project.root / "target" / "compiled").rglob("*.py")
+    }
+    assert {name for name in python if name.startswith("detect_")} == {
+        "detect_egress_anomaly",
+        "detect_new_access_pattern",
+        "detect_enumeration",
+        "detect_destruction_tampering",
+        "detect_weak_access",
+    }
+    for code in python.values():
+        compile(code, "model", "exec")  # valid Python, wrapper included
+        assert "def model(dbt, session)" in code and "meta_dict = " in code
     for path in compiled:
         sql = path.read_text()
         assert sqlglot.parse(sql, read="snowflake"), path

@@ -1,0 +1,38 @@
+{#-
+  s3logs_ip_network(column): the network of a remote IP, for first-seen sets: the /24 of an
+  IPv4 address, the /64 of an IPv6 one (its first four groups as written, the groups a double
+  colon leaves out counted as zero), the text itself for anything else.
+-#}
+{% macro s3logs_ip_network(column) %}
+    case
+        when {{ column }} like '%:%'
+            then
+                {%- set head = "split_part(" ~ column ~ ", '::', 1)" %}
+                {%- for group in range(1, 5) %}
+                    coalesce(nullif(split_part({{ head }}, ':', {{ group }}), ''), '0')
+                    {%- if not loop.last %} || ':' ||{% endif %}
+                {%- endfor %}
+                || '::/64'
+        when {{ column }} like '%.%.%.%'
+            then
+                left({{ column }}, length({{ column }}) - position('.' in reverse({{ column }})))
+                || '.0/24'
+        else {{ column }}
+    end
+{% endmacro %}
+
+{#-
+  s3logs_activity_columns(alias): the columns of int_s3_access_logs__hourly_activity, each
+  qualified with alias, comma-separated: for the detection inputs that pass its rows on.
+-#}
+{% macro s3logs_activity_columns(alias) %}
+    {%- set columns = [
+        'activity_hour', 'bucket', 'principal', 'requester_type', 'remote_ip', 'operation',
+        'category', 'request_count', 'object_count', 'bytes_sent', 'data_bytes_sent',
+        'success_count', 'denied_count', 'not_found_count', 'sigv2_count', 'weak_tls_count',
+        'presigned_count', 'first_seen_at', 'last_seen_at', 'first_key', 'last_key',
+    ] %}
+    {%- for column in columns %}
+        {{ alias }}.{{ column }}{% if not loop.last %},{% endif %}
+    {%- endfor %}
+{% endmacro %}

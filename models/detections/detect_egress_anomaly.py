@@ -1,0 +1,235 @@
+"""Egress anomaly: a principal or a remote IP downloads far more than its own baseline.
+
+Per hour, the bytes sent by object downloads (operations the s3_operations seed marks as data
+access) of each principal and of each remote IP, against the median and median absolute
+deviation (MAD) of that entity's own earlier active hours in a trailing window. An hour is
+flagged when it sends at least `s3logs_egress_min_bytes` and lies more than
+`s3logs_egress_mad_factor` robust deviations above the median; an entity without earlier hours
+has a baseline of zero. Consecutive flagged hours make one finding. MITRE ATT&CK T1530 (Data
+from Cloud Storage).
+"""
+
+import hashlib
+import ipaddress
+import json
+from decimal import Decimal
+
+import pandas as pd
+
+DETECTION = "egress_anomaly"
+
+# --- shared: the same block in every detection model (tests/python/test_detections.py checks) ---
+# dbt Python models cannot import project modules on Snowflake, so each model carries this
+# block. The only engine branch of the detections: how a frame comes in and goes out.
+FINDING_COLUMNS = [
+    "finding_id",
+    "detection",
+    "rule",
+    "severity",
+    "mitre_technique",
+    "principal",
+    "remote_ip",
+    "bucket",
+    "first_seen_at",
+    "last_seen_at",
+    "request_count",
+    "object_count",
+    "bytes_sent",
+    "sample_keys",
+    "evidence",
+]
+
+
+def _read(relation):
+    """A relation of dbt.ref as a pandas frame with lower-case column names (Snowflake hands
+    them over upper-case) and plain numbers (Snowflake's NUMBER can arrive as Decimal)."""
+    # a Snowpark DataFrame on Snowflake, a DuckDB relation on DuckDB
+    frame = relation.to_pandas() if hasattr(relation, "to_pandas") else relation.df()
+    frame.columns = [str(column).lower() for column in frame.columns]
+    for column in frame.columns:
+        values = frame[column]
+        sample = values.dropna().head(1).tolist() if values.dtype == object else []
+        if sample and isinstance(sample[0], Decimal):
+            frame[column] = values.map(lambda v: None if v is None else float(v))
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            frame[column] = values.astype("datetime64[ns]")
+        elif pd.api.types.is_integer_dtype(values):
+            frame[column] = values.astype("int64")
+    return frame
+
+
+def _write(findings, relation):
+    """The findings as the frame dbt writes: upper-case names on Snowflake (`relation`, one
+    the model read, tells the engine), where SQL names columns unquoted and so upper-case."""
+    frame = pd.DataFrame(findings, columns=FINDING_COLUMNS)
+    for column in ("first_seen_at", "last_seen_at"):
+        frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+    for column in ("request_count", "object_count", "bytes_sent"):
+        frame[column] = frame[column].astype("int64")
+    frame = frame.sort_values("finding_id", ignore_index=True)
+    if hasattr(relation, "to_pandas"):  # Snowpark: see _read
+        frame.columns = [column.upper() for column in frame.columns]
+    return frame
+
+
+def _setting(value):
+    """A var of dbt_project.yml as the model gets it, through its meta config (dbt renders
+    a var there as text): a number, a list, or null."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _allowed(frame, allow, detection):
+    """Rows of `frame` (principal, remote_ip, bucket) that the allow-list seed exempts from
+    `detection`."""
+    rules = allow[allow["detection"].isin(["*", detection])]
+    exempt = frame["principal"].isin(rules.loc[rules["kind"] == "principal", "value"])
+    exempt |= frame["bucket"].isin(rules.loc[rules["kind"] == "bucket", "value"])
+    networks = [ipaddress.ip_network(v) for v in rules.loc[rules["kind"] == "network", "value"]]
+    if networks:
+
+        def trusted(ip):
+            try:
+                address = ipaddress.ip_address(ip)
+            except ValueError:
+                return False
+            return any(address in network for network in networks)
+
+        distinct = frame["remote_ip"].drop_duplicates()
+        trust = dict(zip(distinct, distinct.map(trusted), strict=True))
+        exempt |= frame["remote_ip"].map(trust).astype(bool)
+    return exempt
+
+
+def _robust(values):
+    """Median and median absolute deviation of a sequence of numbers (0, 0 when empty)."""
+    values = pd.Series(values, dtype="float64")
+    if values.empty:
+        return 0.0, 0.0
+    median = float(values.median())
+    return median, float((values - median).abs().median())
+
+
+def _episodes(flagged, keys, gap_hours=1):
+    """`flagged` (rows with `keys` and activity_hour) with an `episode` number: rows of the
+    same keys whose hours follow each other (at most `gap_hours` apart) share one."""
+    flagged = flagged.sort_values([*keys, "activity_hour"], ignore_index=True)
+    changed = flagged[keys].ne(flagged[keys].shift()).any(axis=1)
+    gap = flagged["activity_hour"].diff() > pd.Timedelta(hours=gap_hours)
+    return flagged.assign(episode=(changed | gap).cumsum())
+
+
+def _finding(rows, detection, rule, severity, technique, evidence, weight="request_count"):
+    """One finding from the activity rows behind it: the principal, remote IP and bucket that
+    weigh most in them, their times and totals, up to five sample keys, the evidence."""
+
+    def top(column):
+        return rows.groupby(column, sort=True)[weight].sum().sort_index().idxmax()
+
+    principal, remote_ip, bucket = top("principal"), top("remote_ip"), top("bucket")
+    start = pd.Timestamp(rows["activity_hour"].min())
+    keys = sorted(set(rows["first_key"].dropna()) | set(rows["last_key"].dropna()))[:5]
+    identity = "|".join(
+        [detection, rule, principal, remote_ip, bucket, start.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    )
+    return {
+        "finding_id": hashlib.sha256(identity.encode()).hexdigest()[:16],
+        "detection": detection,
+        "rule": rule,
+        "severity": severity,
+        "mitre_technique": technique,
+        "principal": principal,
+        "remote_ip": None if remote_ip == "-" else remote_ip,
+        "bucket": bucket,
+        "first_seen_at": rows["first_seen_at"].min(),
+        "last_seen_at": rows["last_seen_at"].max(),
+        "request_count": int(rows["request_count"].sum()),
+        "object_count": int(rows["object_count"].sum()),
+        "bytes_sent": int(rows["bytes_sent"].sum()),
+        "sample_keys": ", ".join(keys) or None,
+        "evidence": json.dumps(evidence, sort_keys=True, default=_plain),
+    }
+
+
+def _plain(value):
+    """JSON for numpy numbers and timestamps."""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+# --- end of the shared block ---
+
+
+def model(dbt, session):
+    dbt.config(materialized="table", packages=["pandas"])
+    source = dbt.ref("int_detect_egress__candidates")
+    activity = _read(source)
+    allow = _read(dbt.ref("s3logs_allow_list"))
+    min_bytes = float(_setting(dbt.config.meta_get("s3logs_egress_min_bytes")))
+    factor = float(_setting(dbt.config.meta_get("s3logs_egress_mad_factor")))
+    baseline_hours = float(_setting(dbt.config.meta_get("s3logs_egress_baseline_hours")))
+    data = activity[activity["data_bytes_sent"] > 0]
+    data = data[~_allowed(data, allow, DETECTION)]
+    findings = {}
+    for entity in ("principal", "remote_ip"):
+        hourly = data.groupby([entity, "activity_hour"], as_index=False)["data_bytes_sent"].sum()
+        candidates = hourly[hourly["data_bytes_sent"] >= min_bytes]
+        if entity == "remote_ip":
+            candidates = candidates[candidates["remote_ip"] != "-"]
+        history = {
+            name: group.set_index("activity_hour")["data_bytes_sent"]
+            for name, group in hourly[hourly[entity].isin(candidates[entity])].groupby(entity)
+        }
+        flagged, anomalous = [], {}
+        for name, hour, sent in candidates.itertuples(index=False):  # by entity, then hour
+            series = history[name]
+            earlier = series[
+                (series.index < hour)
+                & (series.index >= hour - pd.Timedelta(hours=baseline_hours))
+                # hours already flagged are no baseline: a long exfiltration stays anomalous
+                & ~series.index.isin(anomalous.get(name, []))
+            ]
+            median, mad = _robust(earlier)
+            scale = max(1.4826 * mad, 0.25 * median, 1.0)
+            score = (sent - median) / scale
+            if score >= factor:
+                anomalous.setdefault(name, []).append(hour)
+                flagged.append(
+                    {
+                        entity: name,
+                        "activity_hour": hour,
+                        "hour_bytes": sent,
+                        "median": median,
+                        "mad": mad,
+                        "score": score,
+                        "baseline_hours": len(earlier),
+                    }
+                )
+        if not flagged:
+            continue
+        for _, episode in _episodes(pd.DataFrame(flagged), [entity]).groupby("episode"):
+            rows = data[
+                (data[entity] == episode[entity].iloc[0])
+                & data["activity_hour"].isin(episode["activity_hour"])
+            ]
+            peak = episode.loc[episode["score"].idxmax()]
+            evidence = {
+                "entity": entity,
+                "hours": len(episode),
+                "data_bytes_sent": episode["hour_bytes"].sum(),
+                "peak_hour": peak["activity_hour"],
+                "peak_hour_bytes": peak["hour_bytes"],
+                "baseline_median_bytes": round(float(peak["median"]), 1),
+                "baseline_mad_bytes": round(float(peak["mad"]), 1),
+                "baseline_active_hours": peak["baseline_hours"],
+                "score": round(float(peak["score"]), 2),
+            }
+            severity = "high" if episode["hour_bytes"].sum() >= 10 * min_bytes else "medium"
+            finding = _finding(
+                rows, DETECTION, "bytes_over_baseline", severity, "T1530", evidence,
+                weight="data_bytes_sent",
+            )  # fmt: skip
+            findings.setdefault(finding["finding_id"], finding)
+    return _write(list(findings.values()), source)

@@ -1,0 +1,129 @@
+{#-
+  The input of detect_new_access_pattern: first-seen sets, kept in the engine as they have a
+  row per principal and network. For each authenticated principal (S3 itself and anonymous
+  requests left out), the first hour of each network it connects from (macro
+  s3logs_ip_network: the /24 or /64) and of each operation category; those first seen at
+  least s3logs_new_pattern_warmup_hours after the principal itself are new. Their activity
+  in their first s3logs_new_pattern_window_hours, summed per attribute (network or category),
+  principal, bucket and hour: how many new values, the smallest of them and its first hour,
+  how many the principal had before, the smallest remote IP.
+-#}
+
+with
+
+activity as (
+    select
+        {{ s3logs_activity_columns('hourly') }},
+        {{ s3logs_ip_network('hourly.remote_ip') }} as network
+    from {{ ref('int_s3_access_logs__hourly_activity') }} as hourly
+    where
+        hourly.principal <> 'anonymous'
+        and coalesce(hourly.requester_type, '') <> 'aws_service'
+        and hourly.remote_ip <> '-'
+),
+
+principals as (
+    select
+        principal,
+        min(activity_hour) as principal_first_hour
+    from activity
+    group by principal
+),
+
+first_seen as (
+    select
+        principal,
+        network as attribute_value,
+        'network' as attribute_name,
+        min(activity_hour) as first_hour
+    from activity
+    group by principal, network
+    union all
+    select
+        principal,
+        category as attribute_value,
+        'category' as attribute_name,
+        min(activity_hour) as first_hour
+    from activity
+    group by principal, category
+),
+
+ranked as (
+    select
+        first_seen.*,
+        principals.principal_first_hour,
+        -- how many values of the attribute_name the principal had used before this one
+        rank() over (
+            partition by first_seen.attribute_name, first_seen.principal
+            order by first_seen.first_hour
+        ) - 1 as known_before
+    from first_seen
+    inner join principals
+        on first_seen.principal = principals.principal
+),
+
+new_values as (
+    select * from ranked
+    where first_hour >= {{ dbt.dateadd(
+        'hour', var('s3logs_new_pattern_warmup_hours'), 'principal_first_hour'
+    ) }}
+),
+
+new_activity as (
+    select
+        new_values.attribute_name,
+        new_values.attribute_value,
+        new_values.first_hour,
+        new_values.known_before,
+        new_values.principal_first_hour,
+        activity.principal,
+        activity.bucket,
+        activity.activity_hour,
+        activity.remote_ip,
+        activity.category,
+        activity.request_count,
+        activity.object_count,
+        activity.bytes_sent,
+        activity.first_seen_at,
+        activity.last_seen_at,
+        activity.first_key,
+        activity.last_key
+    from new_values
+    inner join activity
+        on
+            new_values.principal = activity.principal
+            and new_values.attribute_value = case
+                when new_values.attribute_name = 'network' then activity.network
+                else activity.category
+            end
+            and activity.activity_hour < {{ dbt.dateadd(
+                'hour', var('s3logs_new_pattern_window_hours'), 'new_values.first_hour'
+            ) }}
+),
+
+final as (
+    select
+        attribute_name,
+        principal,
+        bucket,
+        activity_hour,
+        cast(sum(request_count) as bigint) as request_count,
+        cast(sum(object_count) as bigint) as object_count,
+        cast(sum(bytes_sent) as bigint) as bytes_sent,
+        min(principal_first_hour) as principal_first_hour,
+        count(distinct attribute_value) as new_values,
+        min(attribute_value) as first_value,
+        min(first_hour) as first_hour,
+        min(known_before) as known_before,
+        min(remote_ip) as remote_ip,
+        min(category) as first_category,
+        max(category) as last_category,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        min(first_key) as first_key,
+        max(last_key) as last_key
+    from new_activity
+    group by attribute_name, principal, bucket, activity_hour
+)
+
+select * from final

@@ -1,0 +1,96 @@
+{#-
+  The input of every detection: the parsed log lines summed per hour, bucket, principal,
+  remote IP and operation, over the last s3logs_detection_history_days days of requests. The
+  Python detection models read these few rows, never the log lines themselves.
+-#}
+
+with
+
+window_start as (
+    select
+        {{ dbt.dateadd(
+            'day',
+            -1 * var('s3logs_detection_history_days'),
+            dbt.date_trunc('hour', 'max(requested_at)')
+        ) }} as requested_from
+    from {{ ref('s3_access_logs', v=2) }}
+),
+
+access_logs as (
+    select
+        requested_at,
+        bucket,
+        requester,
+        requester_type,
+        remote_ip,
+        operation,
+        object_key,
+        http_status,
+        bytes_sent,
+        signature_version,
+        tls_version,
+        cipher_suite,
+        host_header,
+        auth_type,
+        http_method
+    from {{ ref('s3_access_logs', v=2) }}
+    where requested_at >= (select window_start.requested_from from window_start)
+),
+
+operations as (
+    select * from {{ ref('s3_operations') }}
+),
+
+final as (
+    select
+        {{ dbt.date_trunc('hour', 'access_logs.requested_at') }} as activity_hour,
+        access_logs.bucket,
+        coalesce(access_logs.requester, 'anonymous') as principal,
+        access_logs.requester_type,
+        coalesce(access_logs.remote_ip, '-') as remote_ip,
+        access_logs.operation,
+        coalesce(operations.category, 'unknown') as category,
+        count(*) as request_count,
+        count(distinct access_logs.object_key) as object_count,
+        cast(coalesce(sum(access_logs.bytes_sent), 0) as bigint) as bytes_sent,
+        cast(
+            coalesce(
+                sum(case when operations.is_data_access then access_logs.bytes_sent end), 0
+            ) as bigint
+        ) as data_bytes_sent,
+        count(case when access_logs.http_status < 400 then 1 end) as success_count,
+        count(case when access_logs.http_status = 403 then 1 end) as denied_count,
+        count(case when access_logs.http_status = 404 then 1 end) as not_found_count,
+        count(case when access_logs.signature_version = 'SigV2' then 1 end) as sigv2_count,
+        -- TLS below 1.2, or plain HTTP: a record with the host header field but neither a
+        -- cipher suite nor a TLS version (records written before those fields have neither)
+        count(
+            case
+                when access_logs.tls_version in ('TLSv1', 'TLSv1.1') then 1
+                when
+                    access_logs.http_method is not null
+                    and access_logs.host_header is not null
+                    and access_logs.cipher_suite is null
+                    and access_logs.tls_version is null
+                    then 1
+            end
+        ) as weak_tls_count,
+        count(case when access_logs.auth_type = 'QueryString' then 1 end) as presigned_count,
+        min(access_logs.requested_at) as first_seen_at,
+        max(access_logs.requested_at) as last_seen_at,
+        min(access_logs.object_key) as first_key,
+        max(access_logs.object_key) as last_key
+    from access_logs
+    left join operations
+        on access_logs.operation = operations.operation
+    group by
+        {{ dbt.date_trunc('hour', 'access_logs.requested_at') }},
+        access_logs.bucket,
+        coalesce(access_logs.requester, 'anonymous'),
+        access_logs.requester_type,
+        coalesce(access_logs.remote_ip, '-'),
+        access_logs.operation,
+        coalesce(operations.category, 'unknown')
+)
+
+select * from final
