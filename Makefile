@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint docs install clean
+.PHONY: demo test bench lint docs install clean mutation
 
 install: $(STAMP)
 
@@ -27,10 +27,20 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bootstrap.bench
 
+# Mutation testing of bootstrap/parser.py and bootstrap/loader.py (slow, not part of `make test`;
+# see docs/testing.md). Starts from scratch so no result is reused from older code or tests.
+# MUTANTS narrows the run, e.g. make mutation MUTANTS='bootstrap.parser.*'
+MUTATION_JOBS ?= 2
+MUTANTS ?=
+mutation: $(STAMP)
+	rm -rf mutants
+	nice -n 10 $(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS)
+	$(BIN)/python tests/mutation_report.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check bootstrap tests
 	$(BIN)/ruff format --check bootstrap tests
 	$(BIN)/sqlfluff lint $(wildcard models analyses macros tests)
 
 clean:
-	rm -rf $(VENV) target logs data
+	rm -rf $(VENV) target logs data mutants
