@@ -390,28 +390,19 @@ def _fast_row(line: str) -> tuple | None:
     else:
         object_key = key if "%" not in key else _decode_key(key)
     uri = p[1]
-    if uri == "-" or not uri:
+    u = uri.split(" ")
+    if len(u) == 3:  # METHOD TARGET VERSION, nearly always
+        method, target, http = u
+        path, sep, query = target.partition("?")
+        method, path, http = method or None, path or None, http or None
+        query = (sep and query) or None
+    elif uri == "-" or not uri:
         uri = method = path = query = http = None
     else:
-        method, sep, target = uri.partition(" ")
-        if sep:
-            head, sep, http = target.rpartition(" ")
-            if sep:
-                target = head
-            else:
-                http = None
-            if target:
-                path, sep, query = target.partition("?")
-                path = path or None
-                query = (sep and query) or None
-            else:
-                path = query = None
-            http = http or None
-        else:
-            path = query = http = None
-        method = method or None
+        method, path, query, http = _request_parts(u)
     referer = p[3]
     agent = p[5] if len(p) == 7 else '"'.join(p[5:-1])
+    t19, t20, t21, t22, t23, t24, t25, t26, t27 = tail
     return (
         (v0 != "-" and v0) or None,
         (v1 != "-" and v1) or None,
@@ -422,17 +413,25 @@ def _fast_row(line: str) -> tuple | None:
         op[0],
         key,
         uri,
-        None if status == "-" else int(status),
+        _INTS[status],
         (error != "-" and error) or None,
         None if sent == "-" else int(sent),
         None if size == "-" else int(size),
-        None if total == "-" else int(total),
-        None if turn == "-" else int(turn),
+        _INTS[total],
+        _INTS[turn],
         (referer != "-" and referer) or None,
         (agent != "-" and agent) or None,
         version,
         host,
-        *tail,
+        t19,
+        t20,
+        t21,
+        t22,
+        t23,
+        t24,
+        t25,
+        t26,
+        t27,
         object_key,
         method,
         path,
@@ -445,6 +444,33 @@ def _fast_row(line: str) -> tuple | None:
         op[3],
         None,
     )
+
+
+class _IntCache(dict):
+    """`-` and the numbers 0-9999 as text, to their values: status codes and milliseconds
+    repeat, and a lookup costs a quarter of int(); other digit strings are converted."""
+
+    def __missing__(self, digits: str) -> int:
+        return int(digits)
+
+
+_INTS = _IntCache({"-": None, **{str(i): i for i in range(10_000)}})
+
+
+def _request_parts(parts: list[str]) -> tuple:
+    """(method, path, query, HTTP version) of a request-URI split at spaces: METHOD TARGET
+    VERSION, where a target with raw spaces keeps them (the version is last)."""
+    method, target, version = parts[0], None, None
+    if len(parts) == 2:
+        target = parts[1]
+    elif len(parts) > 2:
+        target = " ".join(parts[1:-1])
+        version = parts[-1]
+    path = query = None
+    if target:
+        path, sep, q = target.partition("?")
+        query = q if sep and q else None
+    return method or None, path or None, query, version or None
 
 
 def _parse_fast(line: str) -> tuple | None:
@@ -497,18 +523,21 @@ def _operation(operation: str) -> tuple:
 def _decode_key(key: str) -> str:
     """`urllib.parse.unquote(key)` (UTF-8, invalid sequences replaced), in C for ASCII keys.
 
-    An ASCII key whose every `%` starts a two-digit hex escape is decoded by
-    `codecs.escape_decode` after `%` becomes `\\x` (backslashes doubled first so they stay
-    literal), then as UTF-8 with replacement, exactly as unquote decodes its bytes (a property
-    test checks the two agree). Anything else goes to unquote itself.
+    An ASCII key with no backslash whose every `%` starts a two-digit hex escape is decoded
+    by `codecs.escape_decode` after `%` becomes `\\x`, then as UTF-8 with replacement, exactly
+    as unquote decodes its bytes (a property test checks the two agree). Anything else goes to
+    unquote itself.
     """
-    if key.isascii():
+    if "\\" not in key:
         try:
-            raw = _codecs.escape_decode(key.replace("\\", "\\\\").replace("%", "\\x"))[0]
-        except ValueError:  # a `%` not followed by two hex digits: unquote keeps it as is
+            raw = _escape_decode(key.replace("%", "\\x").encode("ascii"))[0]
+        except ValueError:  # non-ASCII, or a `%` without two hex digits (unquote keeps it)
             return _unquote(key)
         return raw.decode("utf-8", "replace")
     return _unquote(key)
+
+
+_escape_decode = _codecs.escape_decode
 
 
 def _parse_general(line: str) -> tuple | Rejection:
@@ -664,31 +693,14 @@ def derive(record: tuple) -> tuple:
     """The derived columns (DERIVED_COLUMNS order) of a parsed record."""
     key = record[7]
     uri = record[8]
-    method = path = query = version = None
-    if uri is not None:
-        # METHOD TARGET VERSION; a target with raw spaces keeps them (the version is last)
-        parts = uri.split(" ")
-        method = parts[0]
-        if len(parts) == 2:
-            target = parts[1]
-        elif len(parts) > 2:
-            target = " ".join(parts[1:-1])
-            version = parts[-1]
-        else:
-            target = None
-        if target:
-            path, sep, q = target.partition("?")
-            query = q if sep and q else None
+    request = (None,) * 4 if uri is None else _request_parts(uri.split(" "))
     requester = record[4]
     _, kind, account = _requester("-" if requester is None else requester)
     operation = record[6]
     _, interface, verb, resource = _operation("-" if operation is None else operation)
     return (
         _decode_key(key) if key is not None else None,
-        method or None,
-        path or None,
-        query,
-        version or None,
+        *request,
         kind,
         account,
         interface,
