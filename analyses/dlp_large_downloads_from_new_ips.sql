@@ -12,10 +12,11 @@
 -- Run (DuckDB):
 --   dbt show -s dlp_large_downloads_from_new_ips --limit 50
 --     --vars '{start_at: "2026-03-03T00:00:00", min_bytes: 1000000000}'
--- Snowflake: dbt compile -s dlp_large_downloads_from_new_ips --vars '{...}' (same vars), then
---   paste target/compiled/s3logs/analyses/dlp_large_downloads_from_new_ips.sql into a worksheet.
--- Vars: start_at / end_at (UTC ISO timestamps, end exclusive; default: the whole table, i.e. no
---   baseline), min_bytes (default 10000000000, 10 GB).
+-- Snowflake: dbt compile -s dlp_large_downloads_from_new_ips --vars '{...}' with credentials, or
+--   offline s3logs compile-analysis dlp_large_downloads_from_new_ips --vars '{...}' (Snowflake SQL
+--   on stdout).
+-- Vars: start_at / end_at (ISO timestamps, UTC or with an offset; end exclusive; default: the whole
+--   table, i.e. no baseline), min_bytes (bytes, or a size such as 5GB; default 10000000000, 10 GB).
 --
 -- Look at: bytes_sent (gigabytes_sent is the last column) and downloads against the time from
 -- first_download_at to last_download_at (a scripted pull is fast and steady); principals: a

@@ -14,10 +14,11 @@
 --   dbt show -s ir_access_denied_scans --limit 50
 --   dbt show -s ir_access_denied_scans --limit 50
 --     --vars '{window_minutes: 1440, min_denied: 20, start_at: "2026-03-03T00:00:00"}'
--- Snowflake: dbt compile -s ir_access_denied_scans --vars '{...}' (same vars), then paste the SQL
---   from target/compiled/s3logs/analyses/ir_access_denied_scans.sql into a worksheet.
+-- Snowflake: dbt compile -s ir_access_denied_scans --vars '{...}' with credentials, or offline
+--   s3logs compile-analysis ir_access_denied_scans --vars '{...}' (Snowflake SQL on stdout).
 -- Vars: window_minutes (default 60), min_denied (default 50), min_distinct_keys (default 25),
---   start_at / end_at (UTC ISO timestamps, end exclusive; default: the whole table).
+--   min_denied_share (share of the window's requests denied, default 0.5), start_at / end_at (ISO
+--   timestamps, UTC or with an offset; end exclusive; default: the whole table).
 --
 -- Look at: denied_share near 1 (nothing but denials: someone without access guessing);
 -- a requester_account_id that is not yours; error_codes (InvalidAccessKeyId or

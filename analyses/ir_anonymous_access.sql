@@ -12,11 +12,11 @@
 --   dbt show -s ir_anonymous_access --limit 50
 --   dbt show -s ir_anonymous_access --limit 500
 --     --vars '{group_by: ip, bucket: acme-web-assets, start_at: "2026-03-03T00:00:00"}'
--- Snowflake: dbt compile -s ir_anonymous_access --vars '{...}' (same vars), then paste the SQL
---   from target/compiled/s3logs/analyses/ir_anonymous_access.sql into a worksheet.
+-- Snowflake: dbt compile -s ir_anonymous_access --vars '{...}' with credentials, or offline s3logs
+--   compile-analysis ir_anonymous_access --vars '{...}' (Snowflake SQL on stdout).
 -- Vars: group_by (object | ip | bucket; default object), bucket (default: all buckets),
---   min_requests (default 1), start_at / end_at (UTC ISO timestamps, end exclusive; default:
---   the whole table).
+--   min_requests (default 1), start_at / end_at (ISO timestamps, UTC or with an offset; end
+--   exclusive; default: the whole table).
 --
 -- Look at: succeeded_requests in a bucket that should not be public at all; one object read far
 -- more often, or by far more distinct_ips, than the others (a leaked link: what is in it?

@@ -25,9 +25,9 @@
 -- Snowflake: dbt compile -s ir_configuration_changes --vars '{...}' with credentials, or offline
 --   s3logs compile-analysis ir_configuration_changes --vars '{...}' (Snowflake SQL on stdout).
 -- Vars: one_row_per (change or request; default change), kind (access, logging, encryption,
---   versioning, lifecycle, replication, bucket, other or all; default all), bucket (default:
---   all), start_at / end_at (ISO timestamps; an offset is converted to UTC; end exclusive;
---   default: the whole table).
+--   versioning, lifecycle, replication, bucket, other or all; default all), bucket (default: all),
+--   start_at / end_at (ISO timestamps; an offset is converted to UTC; end exclusive; default: the
+--   whole table).
 --
 -- Look at: kind access, logging and encryption first (a policy or ACL that opens a bucket; the
 -- bucket's own logging changed: whoever did it may want no trace); deletes of settings

@@ -18,10 +18,9 @@
 --     --vars '{owner_accounts: ["123456789012", "210987654321"], start_at: "2026-03-03"}'
 -- Snowflake: dbt compile -s ir_cross_account_access --vars '{...}' with credentials, or offline
 --   s3logs compile-analysis ir_cross_account_access --vars '{...}' (Snowflake SQL on stdout).
--- Vars: owner_accounts (account ids of 12 digits, a list or separated by commas; default:
---   inferred per bucket owner), bucket (default: all), min_requests (default 1), start_at /
---   end_at (ISO timestamps; an offset is converted to UTC; end exclusive; default: the whole
---   table).
+-- Vars: owner_accounts (account ids of 12 digits, a list or separated by commas; default: inferred
+--   per bucket owner), bucket (default: all), min_requests (default 1), start_at / end_at (ISO
+--   timestamps; an offset is converted to UTC; end exclusive; default: the whole table).
 --
 -- Look at: an account you do not know (which partner is it? is a bucket policy granting it?);
 -- successful reads and bytes_sent (data shared out of the organisation); writes, deletes or

@@ -12,10 +12,11 @@
 -- Run (DuckDB):
 --   dbt show -s ir_delete_bursts --limit 50
 --   dbt show -s ir_delete_bursts --vars '{window_minutes: 60, min_deletes: 500}' --limit 50
--- Snowflake: dbt compile -s ir_delete_bursts --vars '{...}' (same vars), then paste the SQL from
---   target/compiled/s3logs/analyses/ir_delete_bursts.sql into a worksheet.
--- Vars: window_minutes (default 15), min_deletes (default 100), start_at / end_at (UTC ISO
---   timestamps, end exclusive; default: the whole table).
+-- Snowflake: dbt compile -s ir_delete_bursts --vars '{...}' with credentials, or offline s3logs
+--   compile-analysis ir_delete_bursts --vars '{...}' (Snowflake SQL on stdout).
+-- Vars: window_minutes (default 15), min_deletes (default 100), include_aws_services (default
+--   false: deletes by AWS services such as S3 lifecycle are left out), start_at / end_at (ISO
+--   timestamps, UTC or with an offset; end exclusive; default: the whole table).
 --
 -- Look at: principal and remote_ips (a human role at 2 a.m., an IP it never used); buckets;
 -- distinct_objects close to deletes (many objects once each, not one object rewritten);

@@ -15,8 +15,8 @@
 -- Snowflake: dbt compile -s ir_insecure_transport --vars '{...}' with credentials, or offline
 --   s3logs compile-analysis ir_insecure_transport --vars '{...}' (Snowflake SQL on stdout).
 -- Vars: issue (no_tls, tls_below_1_2, sigv2 or all; default all), bucket (default: all),
---   min_requests (default 1), start_at / end_at (ISO timestamps; an offset is converted to
---   UTC; end exclusive; default: the whole table).
+--   min_requests (default 1), start_at / end_at (ISO timestamps; an offset is converted to UTC; end
+--   exclusive; default: the whole table).
 --
 -- Look at: no_tls with credentials (the signature and the object travelled in clear text: a
 -- bucket policy with aws:SecureTransport false denies it); a known principal on SigV2 (an SDK

@@ -11,10 +11,11 @@
 --   dbt show -s ir_object_history --vars '{object_key: "exports/report.csv"}' --limit 50
 --   dbt show -s ir_object_history --limit 500
 --     --vars '{key_prefix: "exports/", bucket: "acme-web-assets", start_at: "2026-03-03T00:00:00"}'
--- Snowflake: dbt compile -s ir_object_history --vars '{...}' (same vars), then paste the SQL from
---   target/compiled/s3logs/analyses/ir_object_history.sql into a worksheet.
--- Vars: object_key or key_prefix (without either: every object's history), bucket (default:
---   all buckets), start_at / end_at (UTC ISO timestamps, end exclusive; default: the whole table).
+-- Snowflake: dbt compile -s ir_object_history --vars '{...}' with credentials, or offline s3logs
+--   compile-analysis ir_object_history --vars '{...}' (Snowflake SQL on stdout).
+-- Vars: object_key or key_prefix (without either: every object's history), bucket (default: all
+--   buckets), start_at / end_at (ISO timestamps, UTC or with an offset; end exclusive; default: the
+--   whole table).
 --
 -- Look at: the first request from a requester or IP you do not recognise; category delete or
 -- permissions; successful reads (category read, http_status 2xx) with large bytes_sent by an

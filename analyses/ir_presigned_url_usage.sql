@@ -15,8 +15,8 @@
 -- Snowflake: dbt compile -s ir_presigned_url_usage --vars '{...}' with credentials, or offline
 --   s3logs compile-analysis ir_presigned_url_usage --vars '{...}' (Snowflake SQL on stdout).
 -- Vars: only_unknown_ips (default true), requester (the signer; default: all), bucket (default:
---   all), min_requests (default 1), start_at / end_at (ISO timestamps; an offset is converted
---   to UTC; end exclusive; default: the whole table).
+--   all), min_requests (default 1), start_at / end_at (ISO timestamps; an offset is converted to
+--   UTC; end exclusive; default: the whole table).
 --
 -- Look at: bytes_sent and distinct_objects from an IP the signer never used (a bulk pull
 -- through links); many distinct IPs for one object (a link posted somewhere); failures only

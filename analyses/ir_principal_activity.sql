@@ -11,10 +11,10 @@
 --   dbt show -s ir_principal_activity --limit 200
 --     --vars '{requester: "arn:aws:iam::123456789012:user/analyst-03"}'
 --   dbt show -s ir_principal_activity --vars '{requester: anonymous}' --limit 50
--- Snowflake: dbt compile -s ir_principal_activity --vars '{...}' (same vars), then paste the SQL
---   from target/compiled/s3logs/analyses/ir_principal_activity.sql into a worksheet.
--- Vars: requester (default: every principal), start_at / end_at (UTC ISO timestamps, end
---   exclusive; default: the whole table).
+-- Snowflake: dbt compile -s ir_principal_activity --vars '{...}' with credentials, or offline
+--   s3logs compile-analysis ir_principal_activity --vars '{...}' (Snowflake SQL on stdout).
+-- Vars: requester (default: every principal), start_at / end_at (ISO timestamps, UTC or with an
+--   offset; end exclusive; default: the whole table).
 --
 -- Look at: hours far outside the principal's usual working pattern; total_distinct_ips above
 -- what one person or job uses (a new IP next to the usual ones); a category it never used

@@ -14,8 +14,8 @@
 --     --vars '{ip_prefix: "203.0.113.", start_at: "2026-03-03T02:00:00+01:00"}'
 -- Snowflake: dbt compile -s ir_remote_ip_activity --vars '{...}' with credentials, or offline
 --   s3logs compile-analysis ir_remote_ip_activity --vars '{...}' (Snowflake SQL on stdout).
--- Vars: remote_ip or ip_prefix (default: none, every request), bucket (default: all), start_at
---   / end_at (ISO timestamps; an offset is converted to UTC; end exclusive; default: the whole
+-- Vars: remote_ip or ip_prefix (default: none, every request), bucket (default: all), start_at /
+--   end_at (ISO timestamps; an offset is converted to UTC; end exclusive; default: the whole
 --   table).
 --
 -- Look at: ip_distinct_principals above 1 (several identities from one address: a shared NAT,

@@ -12,10 +12,10 @@
 --     --vars '{bucket: acme-finance-exports, only_successful: true}'
 -- Snowflake: dbt compile -s quickstart_anonymous_requests --vars '{...}' with credentials, or
 --   offline s3logs compile-analysis quickstart_anonymous_requests --vars '{...}'.
--- Vars: bucket (default: all), key_prefix (decoded; default: all), only_successful (true keeps
---   the requests that got content or changed something, status below 400; default false),
---   start_at / end_at (ISO timestamps; an offset is converted to UTC; end exclusive; default:
---   the whole table).
+-- Vars: bucket (default: all), key_prefix (decoded; default: all), only_successful (true keeps the
+--   requests that got content or changed something, status below 400; default false), start_at /
+--   end_at (ISO timestamps; an offset is converted to UTC; end exclusive; default: the whole
+--   table).
 --
 -- Look at: successes in a bucket that is not meant to be public (a policy or ACL opened it:
 -- ir_configuration_changes); writes or deletes without credentials (a bucket open for writing);

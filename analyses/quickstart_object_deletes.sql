@@ -16,9 +16,9 @@
 --     --vars '{key_prefix: "backups/", bucket: acme-backups, start_at: "2026-03-03"}'
 -- Snowflake: dbt compile -s quickstart_object_deletes --vars '{...}' with credentials, or offline
 --   s3logs compile-analysis quickstart_object_deletes --vars '{...}' (Snowflake SQL on stdout).
--- Vars: object_key (decoded, exact) or key_prefix (without either: every delete), bucket
---   (default: all), start_at / end_at (ISO timestamps; an offset is converted to UTC; end
---   exclusive; default: the whole table).
+-- Vars: object_key (decoded, exact) or key_prefix (without either: every delete), bucket (default:
+--   all), start_at / end_at (ISO timestamps; an offset is converted to UTC; end exclusive; default:
+--   the whole table).
 --
 -- Look at: requester and remote_ip of the successful deletes (is_success); deleted_by_rule
 -- (S3 lifecycle: look at the bucket's rules, not for a person); version_id (a versioned bucket

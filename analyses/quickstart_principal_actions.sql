@@ -16,8 +16,8 @@
 -- Snowflake: dbt compile -s quickstart_principal_actions --vars '{...}' with credentials, or
 --   offline s3logs compile-analysis quickstart_principal_actions --vars '{...}'.
 -- Vars: requester (exact; anonymous for unauthenticated requests) or requester_prefix (without
---   either: every request), bucket (default: all), start_at / end_at (ISO timestamps; an
---   offset is converted to UTC; end exclusive; default: the whole table).
+--   either: every request), bucket (default: all), start_at / end_at (ISO timestamps; an offset is
+--   converted to UTC; end exclusive; default: the whole table).
 --
 -- Look at: remote_ip and user_agent that change mid-stream (the credentials used elsewhere);
 -- category delete or permissions; a run of denials (probing); auth_type QueryString (a

@@ -16,8 +16,8 @@
 -- Snowflake: dbt compile -s quickstart_traffic_by_ip --vars '{...}' with credentials, or offline
 --   s3logs compile-analysis quickstart_traffic_by_ip --vars '{...}' (Snowflake SQL on stdout).
 -- Vars: bucket (default: all), min_bytes (downloaded plus uploaded; a number of bytes or a size
---   such as 500MB or 1.5GiB; default 1), start_at / end_at (ISO timestamps; an offset is
---   converted to UTC; end exclusive; default: the whole table).
+--   such as 500MB or 1.5GiB; default 1), start_at / end_at (ISO timestamps; an offset is converted
+--   to UTC; end exclusive; default: the whole table).
 --
 -- Look at: bytes_downloaded from an IP that is not yours (exfiltration: then
 -- dlp_large_downloads_from_new_ips and ir_remote_ip_activity); bytes_uploaded from an unknown IP

@@ -70,10 +70,12 @@ def _dbt() -> str:
 
 
 def _dbt_error(output: str) -> str:
-    """The lines of dbt's output that say what went wrong (its log lines carry a time)."""
+    """dbt's error message: its output from the line that announces the error on."""
     lines = [line.rstrip() for line in output.splitlines() if line.strip()]
-    keep = [line for line in lines if "error" in line.lower() or line.startswith("var ")]
-    return "\n".join(keep[-12:] or lines[-12:])
+    for i, line in enumerate(lines):
+        if "Encountered an error" in line or "Compilation Error" in line:
+            return "\n".join(lines[i:])
+    return "\n".join(lines[-12:])
 
 
 def compile_analysis(

@@ -267,75 +267,81 @@ def plant(folder: Any) -> None:
         path.write_text("".join(format_line(rec) + "\n" for rec in sorted(records, key=str)))
 
 
-def compiled_rows(project: DbtProject, todo: dict[str, tuple[str, dict]]) -> dict[str, list]:
-    """Run queries the fast way: one `dbt compile` per set of vars, then the SQL on DuckDB."""
-    by_vars: dict[str, list[str]] = {}
-    for label, (_, dbt_vars) in todo.items():
-        by_vars.setdefault(json.dumps(dbt_vars, sort_keys=True), []).append(label)
+def compiled_rows(project: DbtProject, groups: list[tuple[dict, dict[str, str]]]) -> dict:
+    """Run queries the fast way: one `dbt compile` per set of vars (vars are global to a dbt
+    invocation, so each set serves every analysis of its group), then the SQL on DuckDB."""
     results: dict[str, list] = {}
     folder = project.root / "target" / "compiled" / "s3logs" / "analyses"
-    for dbt_vars, labels in by_vars.items():
-        names = sorted({todo[label][0] for label in labels})
-        project.dbt("compile", "-s", *names, "--vars", dbt_vars)
-        for label in labels:
-            sql = (folder / f"{todo[label][0]}.sql").read_text()
+    for dbt_vars, labels in groups:
+        project.dbt("compile", "-s", *sorted(set(labels.values())), "--vars", json.dumps(dbt_vars))
+        for label, name in labels.items():
             with duckdb.connect(str(project.database), read_only=True) as con:
-                cursor = con.execute(sql)
+                cursor = con.execute((folder / f"{name}.sql").read_text())
                 columns = [d[0] for d in cursor.description]
-                results[label] = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+                rows = cursor.fetchall()
+            results[label] = [dict(zip(columns, row, strict=True)) for row in rows]
     return results
 
 
-def new_queries(incidents: dict[str, dict]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """The analyses added with the var checks, and the old defaults, by label."""
+def new_queries(incidents: dict[str, dict]) -> list[tuple[dict, dict[str, str]]]:
+    """The analyses added with the var checks, and the old defaults: (vars, {label: analysis})."""
     scan = incidents["access_denied_scan"]
-    return {
-        "presigned": ("ir_presigned_url_usage", {}),
-        "insecure": ("ir_insecure_transport", {}),
-        "cross_account": ("ir_cross_account_access", {}),
-        "cross_account_given": (
-            "ir_cross_account_access",
-            {"owner_accounts": synth.ACCOUNT},
-        ),
-        "settings": ("ir_configuration_changes", {}),
-        "settings_logging": (
-            "ir_configuration_changes",
-            {"one_row_per": "request", "kind": "logging"},
-        ),
-        "traffic": ("quickstart_traffic_by_ip", {}),
-        "requests_by_ip": ("quickstart_requests_by_ip", {}),
-        "burst_deletes": (
-            "quickstart_object_deletes",
+    burst = incidents["delete_burst"]
+    return [
+        (
+            {},
             {
-                "bucket": incidents["delete_burst"]["bucket"],
-                "start_at": incidents["delete_burst"]["start"],
-                "end_at": "2026-03-03T02:30:00Z",
+                "presigned": "ir_presigned_url_usage",
+                "insecure": "ir_insecure_transport",
+                "cross_account": "ir_cross_account_access",
+                "settings": "ir_configuration_changes",
+                "traffic": "quickstart_traffic_by_ip",
+                "requests_by_ip": "quickstart_requests_by_ip",
             },
         ),
-        # the scan, between 16:00 and 16:30 at UTC+02:00 (14:00 to 14:30 UTC)
-        "scanner_ip_offset_window": (
-            "ir_remote_ip_activity",
+        (
+            {
+                "owner_accounts": synth.ACCOUNT,
+                "one_row_per": "request",
+                "kind": "logging",
+                "min_bytes": "60GB",
+                "only_successful": True,
+                "requester": incidents["download_burst"]["principal"],
+                # the old defaults, back: the noise is there, the defaults leave it out
+                "min_denied_share": 0,
+                "include_aws_services": True,
+            },
+            {
+                "cross_account_given": "ir_cross_account_access",
+                "settings_logging": "ir_configuration_changes",
+                "large_downloads_in_units": "dlp_large_downloads_from_new_ips",
+                "anonymous_requests": "quickstart_anonymous_requests",
+                "thief_actions": "quickstart_principal_actions",
+                "denied_scans_without_share": "ir_access_denied_scans",
+                "delete_bursts_with_services": "ir_delete_bursts",
+            },
+        ),
+        (
+            # 16:00 to 16:30 at UTC+02:00 is 14:00 to 14:30 UTC, when the scan ran
             {
                 "remote_ip": scan["remote_ip"],
                 "start_at": scan["start"][:11] + "16:00:00+02:00",
                 "end_at": scan["start"][:11] + "16:30:00+02:00",
             },
+            {
+                "scanner_ip_offset_window": "ir_remote_ip_activity",
+                "scanner_denials": "quickstart_access_denied",
+            },
         ),
-        "scanner_denials": ("quickstart_access_denied", {"remote_ip": scan["remote_ip"]}),
-        "thief_actions": (
-            "quickstart_principal_actions",
-            {"requester": incidents["download_burst"]["principal"]},
+        (
+            {"bucket": burst["bucket"], "start_at": burst["start"], "end_at": "2026-03-03T02:30Z"},
+            {"burst_deletes": "quickstart_object_deletes"},
         ),
-        "anonymous_requests": ("quickstart_anonymous_requests", {"only_successful": True}),
-        "large_downloads_in_units": ("dlp_large_downloads_from_new_ips", {"min_bytes": "60GB"}),
-        "larger_downloads_in_units": (
-            "dlp_large_downloads_from_new_ips",
+        (
             {"min_bytes": "63.1 GB"},
+            {"larger_downloads_in_units": "dlp_large_downloads_from_new_ips"},
         ),
-        # the old defaults, back: the noise is there, the defaults leave it out
-        "denied_scans_without_share": ("ir_access_denied_scans", {"min_denied_share": 0}),
-        "delete_bursts_with_services": ("ir_delete_bursts", {"include_aws_services": True}),
-    }
+    ]
 
 
 @pytest.fixture(scope="module")
