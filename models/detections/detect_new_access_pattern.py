@@ -133,7 +133,8 @@ def _finding(rows, detection, rule, severity, technique, evidence, weight="reque
 
     principal, remote_ip, bucket = top("principal"), top("remote_ip"), top("bucket")
     start = pd.Timestamp(rows["activity_hour"].min())
-    keys = sorted(set(rows["first_key"].dropna()) | set(rows["last_key"].dropna()))[:5]
+    named = rows[rows["bucket"] == bucket]  # keys of the bucket the finding names
+    keys = sorted(set(named["first_key"].dropna()) | set(named["last_key"].dropna()))[:5]
     identity = "|".join(
         [detection, rule, principal, remote_ip, bucket, start.strftime("%Y-%m-%dT%H:%M:%SZ")]
     )
