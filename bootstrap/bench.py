@@ -943,13 +943,14 @@ def detections_bench(
         build = ["build", "--exclude-resource-type", "unit_test"]
         runs: dict[str, DbtRun] = {}
         for name, extra in (("without", ["--exclude", "tag:detections"]), ("with", [])):
-            database = root / f"{name}.duckdb"
+            # (the file name is the catalog's: `with` alone would be a keyword)
+            database = root / f"{name}_detections.duckdb"
             shutil.copyfile(loaded, database)
             run_dbt(["parse"], database, root / name, timed=False)
             os.sync()
             log(f"detections: dbt {' '.join(build + extra)} (full)")
             runs[name] = run_dbt([*build, *extra], database, root / name)
-        with duckdb.connect(str(root / "with.duckdb"), read_only=True) as con:
+        with duckdb.connect(str(root / "with_detections.duckdb"), read_only=True) as con:
             findings = dict(
                 con.execute(
                     "select detection, count(*) from s3_access_log_findings_v1 group by all"

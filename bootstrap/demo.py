@@ -32,6 +32,9 @@ def _summary(database: Path) -> str:
             group by all order by requests desc limit 5
             """
         ).fetchall()
+        findings = con.execute(
+            "select detection, count(*) from s3_access_log_findings_v1 group by all order by 1"
+        ).fetchall()
     lines = [
         f"raw lines: {raw:,}   parsed: {parsed:,}   quarantined: {rejected:,}"
         + ("   (raw = parsed + quarantined)" if raw == parsed + rejected else "   MISMATCH"),
@@ -42,6 +45,11 @@ def _summary(database: Path) -> str:
             f"  {requests:>8,} requests  {denied:>6,} denied  {sent / 1e9:>7.2f} GB sent  "
             f"{kind:<15} {requester}"
         )
+    lines.append(
+        "findings: "
+        + (", ".join(f"{detection} {n}" for detection, n in findings) or "none")
+        + " (list them: .venv/bin/dbt show -s ir_finding_evidence --limit 20)"
+    )
     lines.append(
         "explore: .venv/bin/dbt show --inline "
         "\"select * from {{ ref('s3_access_logs') }} where http_status = 403\""

@@ -80,7 +80,15 @@ def _read(relation):
 
 def _write(findings, relation):
     """The findings as the frame dbt writes: upper-case names on Snowflake (`relation`, one
-    the model read, tells the engine), where SQL names columns unquoted and so upper-case."""
+    the model read, tells the engine), where SQL names columns unquoted and so upper-case.
+
+    dbt-snowflake saves a returned pandas frame through session.createDataFrame (its table
+    materialization), and Snowpark keeps a pandas label as a quoted identifier: "the
+    identifier ... will be the normalized quoted identifier with the same name as the pandas
+    label" (docs.snowflake.com/developer-guide/snowpark/reference/python/latest/modin/
+    pandas_api/snowflake.snowpark.modin.pandas.to_snowpark), and a column created as "a" is
+    named '"a"', not A (.../snowpark/reference/python/api/snowflake.snowpark.DataFrame.columns).
+    Lower-case labels would make columns the findings model could not name unquoted."""
     frame = pd.DataFrame(findings, columns=FINDING_COLUMNS)
     for column in ("first_seen_at", "last_seen_at"):
         frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
@@ -147,7 +155,8 @@ def _finding(rows, detection, rule, severity, technique, evidence, weight="reque
 
     principal, remote_ip, bucket = top("principal"), top("remote_ip"), top("bucket")
     start = pd.Timestamp(rows["activity_hour"].min())
-    keys = sorted(set(rows["first_key"].dropna()) | set(rows["last_key"].dropna()))[:5]
+    named = rows[rows["bucket"] == bucket]  # keys of the bucket the finding names
+    keys = sorted(set(named["first_key"].dropna()) | set(named["last_key"].dropna()))[:5]
     identity = "|".join(
         [detection, rule, principal, remote_ip, bucket, start.strftime("%Y-%m-%dT%H:%M:%SZ")]
     )

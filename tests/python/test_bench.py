@@ -148,3 +148,17 @@ def test_e2e_bench_pipeline_mode_runs_on_to_the_cycle_that_merges_row_groups(tmp
     assert mode.rows["raw"] == 300 + 3 * 3 and mode.merge.lines_after_rounds == 3
     assert mode.rows["raw"] == mode.rows["v2"] + mode.rows["quarantine"]
     assert "merged the small row groups" in bench.describe_e2e(res)
+
+
+@pytest.mark.timeout(600)
+def test_detections_bench_times_the_build_with_and_without_the_detection_layer(tmp_path):
+    res = bench.detections_bench(3_000, workdir=tmp_path)
+    assert res["build_without_s"] > 0 and res["build_with_s"] > 0
+    expected = (res["build_with_s"] - res["build_without_s"]) / res["build_without_s"]
+    assert res["added_fraction"] == pytest.approx(expected)
+    # only the detection layer's nodes differ between the two builds
+    assert "model.s3logs.s3_access_log_findings.v1" in res["nodes"]
+    assert "model.s3logs.detect_egress_anomaly" in res["nodes"]
+    assert not [uid for uid in res["nodes"] if "s3_access_logs_v2" in uid]
+    assert "Detections: full dbt build of 3,000 lines" in res["summary"]
+    assert "target <= +20%" in res["summary"]

@@ -11,6 +11,7 @@ session with the same input rows, and must give the same findings as on DuckDB.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import importlib.util
 import json
@@ -24,13 +25,21 @@ import pandas as pd
 import pytest
 from conftest import REPO, DbtProject, copy_objects, copy_project, log_objects
 
-from bootstrap import demo_data, loader, pipeline
+from bootstrap import demo, demo_data, loader, pipeline
 
 DEMO = {"seed": 42, "days": 3, "lines": 24_000}
 DETECTIONS = REPO / "models" / "detections"
 MODELS = sorted(p.stem for p in DETECTIONS.glob("detect_*.py"))
-ACTIVITY = "int_s3_access_logs__hourly_activity"
 ALLOW_LIST = "s3logs_allow_list"
+# what the detection models read (dbt.ref): the candidate rows of each, and the allow-list
+INPUTS = (
+    "int_detect_egress__candidates",
+    "int_detect_enumeration__candidates",
+    "int_detect_destruction__candidates",
+    "int_detect_weak_access__candidates",
+    "int_detect_new_access__candidates",
+    ALLOW_LIST,
+)
 # planted incident -> (detection, rule) meant to find it
 MEANT_FOR = {
     "delete_burst": ("destruction_tampering", "delete_burst"),
@@ -180,11 +189,11 @@ def test_each_planted_incident_is_found_by_its_detection(built: dict, incident: 
         assert finding["last_seen_at"] >= end
     assert all(row["matches_rule"] for row in evidence)
     keys = {row["object_key"] for row in evidence} - {None}
-    if truth.get("key"):
-        assert keys == {truth["key"]}
+    if truth.get("key"):  # among the other anonymous downloads of those hours
+        assert truth["key"] in keys
     if finding["sample_keys"]:
         assert set(finding["sample_keys"].split(", ")) <= keys
-    assert finding["request_count"] >= truth["requests"]
+    assert finding["request_count"] >= len(held)
 
 
 def test_techniques_and_evidence_numbers(built: dict) -> None:
@@ -268,7 +277,12 @@ def test_detection_models_declare_their_snowflake_packages() -> None:
     for name in MODELS:
         text = (DETECTIONS / f"{name}.py").read_text()
         assert 'dbt.config(materialized="table", packages=["pandas"])' in text, name
-        imported = set(re.findall(r"^(?:import|from) (\w+)", text, re.M))
+        imported = {
+            (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
         # what Snowflake's Anaconda channel must provide beyond the standard library
         assert imported - {"hashlib", "ipaddress", "json", "decimal"} == {"pandas"}, name
 
@@ -342,7 +356,7 @@ def snowpark(built: dict) -> dict[str, Any]:
     with duckdb.connect(str(project.database), read_only=True) as con:
         frames = {
             name: _snowpark_frame(session, con.execute(f"select * from {name}").df())
-            for name in (ACTIVITY, ALLOW_LIST)
+            for name in INPUTS
         }
     manifest = json.loads((project.root / "target" / "manifest.json").read_text())
     return {"session": session, "frames": frames, "manifest": manifest}
@@ -408,3 +422,9 @@ def test_s3logs_run_reports_new_findings_in_the_cycles_that_find_them(tmp_path: 
     fourth = run.cycle()
     assert fourth.success and fourth.warnings == []
     assert not [uid for uid in fourth.nodes if "detect" in uid or "finding" in uid]
+
+
+def test_the_demo_summary_counts_the_findings_per_detection(built: dict) -> None:
+    counts = built["findings"].groupby("detection").size().sort_index()
+    expected = ", ".join(f"{detection} {n}" for detection, n in counts.items())
+    assert f"findings: {expected} (list them: " in demo._summary(built["project"].database)
