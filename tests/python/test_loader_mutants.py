@@ -110,7 +110,9 @@ def test_console_notes_are_plain_and_warnings_are_labelled(monkeypatch, tmp_path
     assert any(
         line.startswith(f"warning: skipped {NAME}: changed since it was loaded") for line in lines
     ), lines
-    assert "\x1b" not in out.getvalue()  # not a terminal: no status line
+    # not a terminal: no status line, nor the carriage return that would clear one (click.echo
+    # drops the escape sequence itself on a stream that is not a terminal)
+    assert "\r" not in out.getvalue()
 
 
 def test_console_loads_into_the_database_it_is_given(monkeypatch, tmp_path) -> None:
@@ -134,6 +136,50 @@ def test_console_status_line_on_a_terminal_is_cleared_before_a_log_line(
         "\r\x1b[K0 objects, 0 lines, 0.0 MB, 0 skipped (0 lines/s)"
         "\r\x1b[Kcommitted 1 objects, 1 lines (loaded_at "
     )
+    assert out.getvalue().endswith(")\n")  # cleared once: the log line is the last thing
+    assert out.getvalue().count("\x1b[K") == 2
+
+
+def _fake_clock(monkeypatch, step: float) -> None:
+    """time.monotonic advancing `step` seconds at each call: status lines at a known pace."""
+    now = [1000.0]
+
+    def monotonic() -> float:
+        now[0] += step
+        return now[0]
+
+    monkeypatch.setattr("bootstrap.loader.time.monotonic", monotonic)
+
+
+def _three_objects(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, text="x" * 49_999 + "\n")  # 50,000 bytes: 0.05 MB shows as 0.1
+    for minute in ("16", "17"):
+        (folder / NAME.replace("10-15-", f"10-{minute}-")).write_text(LINE + "\n")
+
+
+def test_console_status_line_redraws_at_most_five_times_a_second(monkeypatch, tmp_path) -> None:
+    _three_objects(tmp_path)
+    _fake_clock(monkeypatch, step=0.001)  # the three objects within a few milliseconds
+    out = _Terminal()
+    _console_run(monkeypatch, tmp_path, out, native=False)
+    assert len(re.findall(r"\x1b\[K\d+ objects, ", out.getvalue())) == 1
+
+
+def test_console_status_line_follows_a_slow_load(monkeypatch, tmp_path) -> None:
+    _three_objects(tmp_path)
+    _fake_clock(monkeypatch, step=0.25)  # objects a good fraction of a second apart
+    out = _Terminal()
+    _console_run(monkeypatch, tmp_path, out, native=False)
+    shown = re.findall(
+        r"\r\x1b\[K(\d) objects, (\d) lines, ([0-9.]+) MB, 0 skipped \(([0-9,]+) lines/s",
+        out.getvalue(),
+    )
+    assert [(objects, lines, mb) for objects, lines, mb, _ in shown] == [
+        ("1", "1", "0.1"),
+        ("2", "2", "0.1"),
+        ("3", "3", "0.1"),
+    ]
+    assert all(rate != "0" for *_, rate in shown), shown
 
 
 def test_console_status_line_last_on_screen_is_cleared_at_the_end(monkeypatch, tmp_path) -> None:
