@@ -262,8 +262,10 @@ def test_s3_names_are_relative_to_the_last_slash_of_a_deep_prefix(
 ) -> None:
     s3 = s3_client(s3_endpoint)
     s3.put_object(Bucket=bucket, Key=f"a/b/{NAME}", Body=LINE + "\n")
+    s3.put_object(Bucket=bucket, Key="a/b/2026-03-old/", Body=b"")  # a console's folder marker
     db = tmp_path / "x.duckdb"
-    load_logs(f"s3://{bucket}/a/b/2026-03", str(db), endpoint_url=s3_endpoint)
+    summary = load_logs(f"s3://{bucket}/a/b/2026-03", str(db), endpoint_url=s3_endpoint)
+    assert (summary.objects, summary.skipped_not_log) == (1, 0)  # the marker is not an object
     modified = s3.head_object(Bucket=bucket, Key=f"a/b/{NAME}")["LastModified"]
     assert _rows(db, "select file_name, file_last_modified from main.s3_access_logs_raw") == [
         (NAME, modified.astimezone(dt.timezone.utc).replace(tzinfo=None))
@@ -379,6 +381,23 @@ def test_s3_refusals_say_what_is_wrong(stub_s3, tmp_path, head, status, code, me
     assert message.format(url=stub_s3.endpoint) in str(error.value)
     if code and "denied" in message:
         assert "s3:ListBucket and s3:GetObject" in str(error.value)
+    if head != 200:  # the bucket check comes first: refused before the database is touched
+        assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_s3_message_names_no_endpoint_when_none_was_given(stub_s3, monkeypatch, tmp_path) -> None:
+    # botocore's own setting (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stub_s3.endpoint)
+    with pytest.raises(LoadError) as error:
+        load_logs("s3://b/", str(tmp_path / "x.duckdb"))
+    assert str(error.value).startswith("access to s3://b denied (AccessDenied)"), error.value
+
+
+def test_s3_unusable_endpoint_url_says_what_to_give(fake_aws, tmp_path) -> None:
+    with pytest.raises(LoadError) as error:
+        load_logs("s3://b/", str(tmp_path / "x.duckdb"), endpoint_url="not a url")
+    assert str(error.value).startswith("--endpoint-url 'not a url' is not usable (")
+    assert str(error.value).endswith("); give a URL such as http://localhost:9000")
 
 
 def test_s3_without_credentials_names_every_way_to_provide_them(
