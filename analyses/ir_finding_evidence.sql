@@ -14,8 +14,8 @@
 --   dbt show -s ir_finding_evidence --vars '{finding_id: 0123abcd...}' --limit 500
 --   dbt show -s ir_finding_evidence --limit 500
 --     --vars '{finding_id: 0123abcd..., all_requests: true, margin_minutes: 60}'
--- Snowflake: dbt compile -s ir_finding_evidence --vars '{...}' (same vars), then paste the SQL
---   from target/compiled/s3logs/analyses/ir_finding_evidence.sql into a worksheet.
+-- Snowflake SQL, offline: s3logs compile-analysis ir_finding_evidence --vars '{...}' (same vars),
+--   or with credentials dbt compile -s ir_finding_evidence --target snowflake --vars '{...}'.
 -- Vars: finding_id (16 hex digits; default: none, list the findings), all_requests (true or
 --   false; default false), margin_minutes (whole minutes, 0 or more; default 0).
 --
@@ -24,27 +24,16 @@
 -- margin_minutes: 1440), http_status (denied first, then a success?), and file_name and
 -- file_row_number: the log object and line to keep as evidence.
 
-{%- set finding_id = var('finding_id', none) %}
-{%- set all_requests = var('all_requests', false) %}
-{%- set margin_minutes = var('margin_minutes', 0) %}
-{%- if finding_id is not none
-    and not modules.re.fullmatch('[0-9a-f]{16}', finding_id | string | lower) %}
-    {%- do exceptions.raise_compiler_error(
-        'var finding_id: expected the 16 hex digits of a finding_id of s3_access_log_findings, got '
-        ~ finding_id
+{%- set finding_id = s3logs_text_var('finding_id', 'finding_id of s3_access_log_findings') %}
+{%- if finding_id is not none and not modules.re.fullmatch('[0-9a-f]{16}', finding_id | lower) %}
+    {%- do s3logs_var_error(
+        'finding_id', finding_id, 'the 16 hex digits of a finding_id of s3_access_log_findings'
     ) %}
 {%- endif %}
-{%- if all_requests is not sameas true and all_requests is not sameas false %}
-    {%- do exceptions.raise_compiler_error(
-        'var all_requests: expected true or false, got ' ~ all_requests
-    ) %}
-{%- endif %}
-{%- if margin_minutes is not number or margin_minutes is sameas true
-    or margin_minutes is sameas false or margin_minutes < 0 or margin_minutes != margin_minutes | int %}
-    {%- do exceptions.raise_compiler_error(
-        'var margin_minutes: expected a whole number of minutes, 0 or more, got ' ~ margin_minutes
-    ) %}
-{%- endif %}
+{%- set all_requests = s3logs_bool_var('all_requests', false) %}
+{%- set margin_minutes = s3logs_int_var('margin_minutes', 0) %}
+{#- Both branches read the log table, so that dbt records the dependency whichever one runs. -#}
+{%- set access_logs_relation = ref('s3_access_logs', v=2) %}
 
 with
 
@@ -78,7 +67,7 @@ findings as (
 {%- else %}
 
     access_logs as (
-        select * from {{ ref('s3_access_logs', v=2) }}
+        select * from {{ access_logs_relation }}
     ),
 
     operations as (

@@ -671,6 +671,7 @@ def test_every_analysis_is_documented_with_the_vars_it_reads() -> None:
             "'s3_access_logs', v=2",
             "'s3_operations'",
             "'s3_error_codes'",
+            "'s3_access_log_findings'",
         }, name
         assert "source(" not in sql, name
 
