@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -375,6 +376,48 @@ def test_no_raw_line_lost_fails_on_a_lost_line_and_on_a_line_landed_twice(tmp_pa
         con.execute(orphans, [None])
         con.execute(orphans, ["rejected"])
     assert project.dbt(*select, check=False).returncode == 0
+
+
+def test_no_object_loaded_twice_fails_on_doubled_lines_and_not_on_redelivered_records(
+    tmp_path: Path,
+) -> None:
+    project = _built_project(tmp_path, seed=7)
+    test = ["test", "--select", "assert_no_object_loaded_twice"]
+    raw, parsed = loader.RAW_TABLE, "main.int_s3_access_logs__parsed"
+    # the demo data redelivers some records in a later object: no doubled object
+    assert project.dbt(*test, check=False).returncode == 0
+    [(name,)] = project.query(
+        f"select file_name from {raw} group by 1 having count(*) >= 3 order by 1 limit 1"
+    )
+
+    def outcome(sql: str) -> tuple[int, str]:
+        """Append raw rows (stamped now) as a loader would, parse them, run the test."""
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        with duckdb.connect(str(project.database)) as con:
+            con.execute(sql, [now])
+        project.dbt("run", "--select", "int_s3_access_logs__parsed")
+        result = project.dbt(*test, check=False)
+        with duckdb.connect(str(project.database)) as con:
+            for table in (raw, parsed):
+                con.execute(f"delete from {table} where file_name like 'copy/%'")
+        return result.returncode, re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+
+    def copy(as_name: str, where: str = "true") -> str:
+        return (
+            f"insert into {raw} select * replace ({as_name} as file_name, ? as loaded_at) "
+            f"from {raw} where file_name = '{name}' and {where}"
+        )
+
+    # an object loaded again under a folder-relative name, as an older loader named it (each
+    # pair is reported from both of its names)
+    code, output = outcome(copy("'copy/' || file_name"))
+    assert code == 1 and "Got 2 results" in output
+    # only its first line: still the same AWS object
+    assert outcome(copy("'copy/' || file_name", "file_row_number = 1"))[0] == 1
+    # copied under another object name: two lines or more shared
+    assert outcome(copy("'copy/2026-01-01-00-00-00-COPY'"))[0] == 1
+    # one record delivered again in another object, even at the same line number: no failure
+    assert outcome(copy("'copy/2026-01-01-00-00-00-ONE'", "file_row_number = 1"))[0] == 0
 
 
 def _pipeline(source: Path, project: DbtProject, more_cycles: bool) -> pipeline.Pipeline:
