@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 
 RAW_TABLE = "main.s3_access_logs_raw"
 HISTORY_TABLE = "main.s3_access_logs_load_history"
+FAILED_TABLE = "main.s3_access_logs_failed_objects"
+# `s3logs load` and `s3logs run` exit with this when objects could not be read (the others
+# were loaded), unless --keep-going.
+EXIT_FAILED_OBJECTS = 3
 
 # Rows are pushed to DuckDB and committed once this much log text is buffered: large enough for
 # DuckDB to write whole row groups, small enough to keep memory flat.
@@ -97,6 +101,14 @@ create table if not exists {HISTORY_TABLE} (
     status varchar,
     object_id varchar
 );
+create table if not exists {FAILED_TABLE} (
+    object_id varchar,
+    file_name varchar,
+    reason varchar,
+    first_failed_at timestamp,
+    last_failed_at timestamp,
+    tries bigint
+);
 """
 
 
@@ -127,6 +139,8 @@ class LoadSummary:
     skipped_not_log: int = 0
     failed: int = 0
     changed: list[str] = field(default_factory=list)
+    # (file_name, reason) of each object that could not be read: see _record_failures
+    failures: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def skipped(self) -> int:
@@ -648,6 +662,7 @@ class _Batch:
                 self.to_delete.pop()
             log.error("skipped %s: %s (it will be retried on the next run)", obj.file_name, exc)
             self.summary.failed += 1
+            self.summary.failures.append((obj.file_name, str(exc)))
             return
         self._loaded(obj, index, count, blanks, reload)
 
@@ -814,6 +829,50 @@ def _known_fingerprints(
     return {oid: (name, fingerprint) for oid, name, fingerprint in rows}
 
 
+def _record_failures(con: duckdb.DuckDBPyConnection, failures: list[tuple[str, str]]) -> None:
+    """Keep the failed-objects table current: one row per object that could not be read
+    (what, why, first and last failure, how many loads tried it), removed once it loads.
+    A schedule learns of them from the exit status and from the dbt test on this table."""
+    [(known,)] = con.execute(f"select count(*) from {FAILED_TABLE}").fetchall()
+    if not failures and not known:
+        return
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    latest = {object_id(name): (name, reason) for name, reason in failures}
+    con.execute("begin transaction")
+    if latest:
+        failed = pa.table(
+            {
+                "object_id": pa.array(list(latest), pa.string()),
+                "file_name": pa.array([n for n, _ in latest.values()], pa.string()),
+                "reason": pa.array([r for _, r in latest.values()], pa.string()),
+            }
+        )
+        con.register("_s3logs_failed", failed)
+        con.execute(
+            f"""
+            update {FAILED_TABLE} set
+                file_name = f.file_name, reason = f.reason, last_failed_at = $now,
+                tries = tries + 1
+            from _s3logs_failed as f where {FAILED_TABLE}.object_id = f.object_id
+            """,
+            {"now": now},
+        )
+        con.execute(
+            f"""
+            insert into {FAILED_TABLE}
+            select object_id, file_name, reason, $now, $now, 1 from _s3logs_failed
+            where object_id not in (select object_id from {FAILED_TABLE})
+            """,
+            {"now": now},
+        )
+        con.unregister("_s3logs_failed")
+    # loaded since (this run, or another run through another root)
+    con.execute(
+        f"delete from {FAILED_TABLE} where object_id in (select object_id from {HISTORY_TABLE})"
+    )
+    con.execute("commit")
+
+
 def load_logs(
     source: str,
     database: str | None = None,
@@ -898,6 +957,7 @@ def load_logs(
                     summary.seconds = time.monotonic() - started
                     progress(summary)
         batch.commit()
+        _record_failures(con, summary.failures)
     except BaseException:
         # Closing would roll back too; saying so keeps the no-partial-object rule visible.
         with contextlib.suppress(duckdb.Error):  # no transaction open: nothing to undo
@@ -967,7 +1027,9 @@ def console_load(source: str, database: str | None = None, **options) -> LoadSum
 @source_options(
     "DuckDB file to load into (created if missing); the dbt profile reads the same variable."
 )
-def load(source: str, database: str, endpoint_url: str | None, reload_changed: bool) -> None:
+def load(
+    source: str, database: str, endpoint_url: str | None, reload_changed: bool, keep_going: bool
+) -> None:
     """Append S3 server access log lines from SOURCE to the raw table of a DuckDB file.
 
     SOURCE is a local folder (default: data/demo-logs) or s3://bucket/prefix. S3 credentials
@@ -997,6 +1059,20 @@ def load(source: str, database: str, endpoint_url: str | None, reload_changed: b
     with a warning unless --reload-changed, which replaces its rows. Each
     batch of objects commits rows and history together: an interrupted
     load leaves no partial object, and the next run loads the batch again.
+
+    \b
+    Objects that cannot be read (corrupt or truncated gzip, deleted since
+    listed) are skipped, recorded in main.s3_access_logs_failed_objects
+    (reason, first and last failure, tries; removed once they load) and
+    tried again on the next run; the dbt test assert_no_failed_log_objects
+    warns about them at the next build.
+
+    \b
+    Exit status: 0 when every log object was loaded or skipped as loaded;
+    1 for an error that stopped the load (the message says what to do);
+    2 for a wrong option; 3 when some objects could not be read (the others
+    were loaded; --keep-going exits 0 instead); 130 when interrupted
+    (Ctrl-C), 143 when terminated (SIGTERM).
     """
     try:
         summary = console_load(
@@ -1011,3 +1087,16 @@ def load(source: str, database: str, endpoint_url: str | None, reload_changed: b
             "run again with --reload-changed to replace their rows",
             err=True,
         )
+    if summary.failed:
+        click.echo(failed_objects_message(summary, keep_going), err=True)
+        if not keep_going:
+            sys.exit(EXIT_FAILED_OBJECTS)
+
+
+def failed_objects_message(summary: LoadSummary, keep_going: bool) -> str:
+    """What `load` and `run` say when objects could not be read."""
+    status = "exit status 0 (--keep-going)" if keep_going else f"exit status {EXIT_FAILED_OBJECTS}"
+    return (
+        f"{summary.failed} objects could not be read and are recorded in {FAILED_TABLE}; "
+        f"the next run tries them again ({status})"
+    )

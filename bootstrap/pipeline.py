@@ -454,6 +454,7 @@ def run(
     database: str,
     endpoint_url: str | None,
     reload_changed: bool,
+    keep_going: bool,
     every: float | None,
     cycles: int | None,
 ) -> None:
@@ -470,12 +471,13 @@ def run(
     A failing cycle is reported and the next one runs; Ctrl-C stops.
 
     Exit status: 0 when the last cycle built without error, 1 when it failed (failed nodes
-    are listed), 2 for a wrong option, 130 when interrupted (an interrupted load leaves no
-    part of a batch behind; the next run loads it again).
+    are listed), 2 for a wrong option, 3 when its build passed but some objects could not be
+    read (--keep-going: 0), 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM): an
+    interrupted load leaves no part of a batch behind, and the next run loads it again.
     """
     if cycles is not None and every is None:
         raise click.UsageError("--cycles needs --every")
-    from bootstrap.loader import LoadError
+    from bootstrap.loader import EXIT_FAILED_OBJECTS, LoadError, failed_objects_message
 
     pipeline = Pipeline(
         source,
@@ -486,6 +488,7 @@ def run(
         more_cycles=every is not None and cycles != 1,
     )
     ok = False
+    failed_objects = False
     try:
         while True:
             started = time.monotonic()
@@ -499,6 +502,9 @@ def run(
             else:
                 click.echo(result.describe(), err=True)
                 ok = result.success
+                failed_objects = result.load.failed > 0
+                if failed_objects:
+                    click.echo(failed_objects_message(result.load, keep_going), err=True)
             if every is None or (cycles is not None and pipeline.cycles >= cycles):
                 break
             time.sleep(max(0.0, started + every - time.monotonic()))
@@ -507,3 +513,5 @@ def run(
         sys.exit(130)
     if not ok:
         sys.exit(1)
+    if failed_objects and not keep_going:
+        sys.exit(EXIT_FAILED_OBJECTS)

@@ -197,6 +197,54 @@ def test_a_corrupt_gzip_object_is_skipped_logged_and_retried_next_run(
     assert rows(db, "select count(*) from main.s3_access_logs_raw") == [(30,)]
 
 
+def test_objects_that_cannot_be_read_are_recorded_until_they_load(
+    logs: Path, tmp_path: Path
+) -> None:
+    name = PARTITIONED.replace("10-20-00", "10-30-00") + ".gz"
+    good = gzip.compress(("\n".join(log_lines(5)) + "\n").encode())
+    write(logs, name, good[: len(good) // 2])
+    db = tmp_path / "s3logs.duckdb"
+    failed = (
+        "select object_id, file_name, reason, tries, first_failed_at = last_failed_at "
+        f"from {loader.FAILED_TABLE}"
+    )
+    load_logs(str(logs), str(db))
+    stored = loader.object_name(name)
+    first = [(loader.object_id(stored), stored, "gzip data ends early (truncated object)", 1, True)]
+    assert rows(db, failed) == first
+    # through another root: the same object, one row, a second try
+    load_logs(str(logs / "s3-part"), str(db))
+    assert rows(db, failed) == [(*first[0][:3], 2, False)]
+    write(logs, name, good)  # delivered whole at last
+    summary = load_logs(str(logs), str(db))
+    assert (summary.objects, summary.failed) == (1, 0)
+    assert rows(db, failed) == []
+
+
+def _cli_load(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bootstrap.cli", "load", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(loader.__file__).parents[1])},
+    )
+
+
+def test_load_exits_3_when_objects_failed_unless_keep_going(logs: Path, tmp_path: Path) -> None:
+    good = gzip.compress(("\n".join(log_lines(5)) + "\n").encode())
+    write(logs, SIMPLE.replace("10-15-00", "10-45-00") + ".gz", good[:-9])  # no gzip trailer
+    db = str(tmp_path / "s3logs.duckdb")
+    done = _cli_load(str(logs), "--database", db)
+    assert done.returncode == loader.EXIT_FAILED_OBJECTS == 3, done.stderr
+    assert "1 objects could not be read" in done.stderr and loader.FAILED_TABLE in done.stderr
+    assert "Traceback" not in done.stderr
+    # a schedule that prefers to go on: exit 0, and the object is still recorded and retried
+    going = _cli_load(str(logs), "--database", db, "--keep-going")
+    assert going.returncode == 0, going.stderr
+    assert "1 objects could not be read" in going.stderr
+    assert rows(Path(db), f"select tries from {loader.FAILED_TABLE}") == [(2,)]
+
+
 def test_second_run_adds_nothing(logs: Path, tmp_path: Path) -> None:
     db = tmp_path / "s3logs.duckdb"
     load_logs(str(logs), str(db))

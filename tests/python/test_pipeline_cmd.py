@@ -7,6 +7,7 @@ plain `dbt build --full-refresh` builds from the same raw rows.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import os
 import re
 import signal
@@ -258,6 +259,7 @@ def test_only_a_schedule_leaves_a_backfills_merge_to_later_cycles(
 
     class Cycle:
         success = True
+        load = loader.LoadSummary()
 
         def describe(self) -> str:
             return "cycle"
@@ -547,6 +549,19 @@ def test_a_backfills_part_filled_row_groups_wait_for_the_schedules_next_merge(
         row_groups[more_cycles] = _raw_row_groups(project.database)
     assert sum(row_groups[True]) == sum(row_groups[False]) == 300_000
     assert len(row_groups[True]) > len(row_groups[False]), row_groups
+
+
+def test_run_reports_objects_that_could_not_be_read_and_exits_3(tmp_path: Path) -> None:
+    demo_data.generate(tmp_path / "logs", seed=8, days=1, lines=300)
+    broken = tmp_path / "logs" / "s3-access" / "acme-web-assets" / "2026-03-02-23-59-00-BAD1.gz"
+    broken.write_bytes(gzip.compress(b"a line\n" * 100)[:-9])  # the gzip trailer is missing
+    done = _s3logs("run", "logs", "--database", "db.duckdb", cwd=tmp_path)
+    assert done.returncode == loader.EXIT_FAILED_OBJECTS, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert "1 objects could not be read" in done.stderr
+    # the build reports them: the test on the failed-objects table warns, the build passes
+    output = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout)
+    assert re.search(r"WARN 1 assert_no_failed_log_objects", output), output[-3000:]
 
 
 def test_ctrl_c_between_cycles_stops_with_130(tmp_path: Path) -> None:
