@@ -43,6 +43,7 @@ import click
 import duckdb
 import pyarrow as pa
 
+from bootstrap import interrupts
 from bootstrap.options import DATABASE_ENV, DEFAULT_DATABASE, source_options
 
 log = logging.getLogger(__name__)
@@ -1074,12 +1075,22 @@ def load(
     were loaded; --keep-going exits 0 instead); 130 when interrupted
     (Ctrl-C), 143 when terminated (SIGTERM).
     """
+    interrupts.install()
+    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     try:
         summary = console_load(
             source, database, endpoint_url=endpoint_url, reload_changed=reload_changed
         )
     except LoadError as exc:
         raise click.ClickException(str(exc)) from exc
+    except BaseException as exc:
+        if not interrupts.interrupted(exc):
+            raise
+        objects, lines = committed_since(database, started)
+        interrupts.stop(
+            f"{objects} objects ({lines:,} lines) were committed by this load and the batch in "
+            "progress was rolled back; run the same command again to load the rest"
+        )
     click.echo(summary.describe(), err=True)
     if summary.skipped_changed:
         click.echo(
@@ -1091,6 +1102,21 @@ def load(
         click.echo(failed_objects_message(summary, keep_going), err=True)
         if not keep_going:
             sys.exit(EXIT_FAILED_OBJECTS)
+
+
+def committed_since(database: str, started: dt.datetime) -> tuple[int, int]:
+    """Objects and lines the loads begun since `started` (UTC) committed, from the history
+    (a batch's loaded_at is never earlier than its start). (0, 0) if the file cannot be read."""
+    try:
+        with duckdb.connect(database, read_only=True) as con:
+            [(objects, lines)] = con.execute(
+                f"select count(*), coalesce(sum(rows), 0) from {HISTORY_TABLE} "
+                "where loaded_at >= ?",
+                [started],
+            ).fetchall()
+    except duckdb.Error:  # no file, no table yet, or held by another process
+        return 0, 0
+    return int(objects), int(lines)
 
 
 def failed_objects_message(summary: LoadSummary, keep_going: bool) -> str:
