@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -759,3 +760,30 @@ def test_a_raw_table_with_other_columns_is_reported_not_appended_to(tmp_path: Pa
     write(folder, SIMPLE, "\n".join(log_lines(2)) + "\n")
     with pytest.raises(LoadError, match="with other columns"):
         load_logs(str(folder), str(db))
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_load_says_what_was_committed_and_exits_128_plus_signal(
+    tmp_path: Path, sig: int, status: int
+) -> None:
+    folder = tmp_path / "logs"
+    for i in range(400):  # enough objects that the load is still running when signalled
+        write(folder, f"2026-03-02-10-{i // 60:02d}-{i % 60:02d}-U{i}", "x\n" * 2000)
+    write(folder, "0-README", "not a log\n")  # listed first: its note says the load began
+    load = subprocess.Popen(
+        [sys.executable, "-m", "bootstrap.cli", "load", str(folder), "--database"]
+        + [str(tmp_path / "db.duckdb"), "--keep-going"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(loader.__file__).parents[1])},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert load.stderr is not None
+    first = load.stderr.readline()  # handlers are in place before the listing
+    assert "0-README" in first, first
+    load.send_signal(sig)
+    _, err = load.communicate(timeout=120)
+    assert load.returncode == status, err
+    assert "Traceback" not in err and "leaked" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted (") and "run the same command again" in last, err
