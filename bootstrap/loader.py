@@ -4,9 +4,11 @@ It appends the lines of S3 server access log objects, from a local folder or an 
 the raw landing table of a DuckDB file, with the columns Snowpipe fills on Snowflake (see the raw
 landing contract in DESIGN.md). A load-history table makes every object load exactly once:
 
-- an object whose key and fingerprint (S3 ETag, or size + mtime for local files) are in the
+- objects are named from their own keys (`object_name`), never from the folder or prefix
+  given, and recognised by their AWS name (`object_id`), so loading another root adds nothing;
+- an object whose id and fingerprint (S3 ETag, or size + mtime for local files) are in the
   history is skipped, so re-running is a no-op;
-- an object whose key is in the history with another fingerprint has changed since it was
+- an object whose id is in the history with another fingerprint has changed since it was
   loaded: it is skipped with a warning unless `reload_changed`, which replaces its rows;
 - rows and history entries of a batch of objects commit in one transaction, so a crash never
   leaves part of an object behind, and the next run loads the whole batch again.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -40,12 +43,17 @@ import click
 import duckdb
 import pyarrow as pa
 
+from bootstrap import interrupts
 from bootstrap.options import DATABASE_ENV, DEFAULT_DATABASE, source_options
 
 log = logging.getLogger(__name__)
 
 RAW_TABLE = "main.s3_access_logs_raw"
 HISTORY_TABLE = "main.s3_access_logs_load_history"
+FAILED_TABLE = "main.s3_access_logs_failed_objects"
+# `s3logs load` and `s3logs run` exit with this when objects could not be read (the others
+# were loaded), unless --keep-going.
+EXIT_FAILED_OBJECTS = 3
 
 # Rows are pushed to DuckDB and committed once this much log text is buffered: large enough for
 # DuckDB to write whole row groups, small enough to keep memory flat.
@@ -65,6 +73,14 @@ _GLOB_CHARS = frozenset("*?[{")
 # The name every S3 log object ends in, in both key layouts: `prefixYYYY-mm-DD-HH-MM-SS-Unique`
 # and `prefix/account/region/bucket/YYYY/MM/DD/YYYY-mm-DD-HH-MM-SS-Unique`.
 _LOG_NAME = re.compile(r"(\d{4})-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-[0-9A-Za-z]+(?:\.gz)?")
+# The date-partitioned layout's folders, as AWS documents them for PartitionedPrefix
+# (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PartitionedPrefix.html):
+# `[DestinationPrefix][SourceAccountId]/[SourceRegion]/[SourceBucket]/[YYYY]/[MM]/[DD]/` and
+# the object's own name. What precedes the account id is the prefix the user chose (which
+# need not end in a slash: the account id is the last 12 digits before the region folder).
+_PARTITIONED = re.compile(
+    r"(\d{12}/[a-z]{2}(?:-[a-z]+)+-\d+/[a-z0-9][a-z0-9.-]*/\d{4}/\d\d/\d\d/[^/]+)$"
+)
 
 # zstd makes the raw column a third of the default's size and loads about twice as fast: log
 # lines repeat most of their bytes, which the default (dictionary/FSST) analysis handles poorly.
@@ -83,7 +99,16 @@ create table if not exists {HISTORY_TABLE} (
     bytes bigint,
     file_last_modified timestamp,
     loaded_at timestamp,
-    status varchar
+    status varchar,
+    object_id varchar
+);
+create table if not exists {FAILED_TABLE} (
+    object_id varchar,
+    file_name varchar,
+    reason varchar,
+    first_failed_at timestamp,
+    last_failed_at timestamp,
+    tries bigint
 );
 """
 
@@ -115,6 +140,8 @@ class LoadSummary:
     skipped_not_log: int = 0
     failed: int = 0
     changed: list[str] = field(default_factory=list)
+    # (file_name, reason) of each object that could not be read: see _record_failures
+    failures: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def skipped(self) -> int:
@@ -154,6 +181,26 @@ def is_log_object(file_name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def object_name(key: str) -> str:
+    """The name the raw table stores for a log object: the same whatever folder, S3 prefix or
+    stage URL it is reached through.
+
+    `key` is the object's full S3 key or local path. Date-partitioned objects keep their
+    partition folders from the source account id on (`account/region/bucket/YYYY/MM/DD/name`),
+    others keep their own name (the part after the last `/`). That is what Snowflake's
+    METADATA$FILENAME gives for a stage on the log delivery prefix.
+    """
+    match = _PARTITIONED.search(key)
+    return match.group(1) if match else key.rsplit("/", 1)[-1]
+
+
+def object_id(file_name: str) -> str:
+    """How an object is recognised as loaded: its own name, which AWS makes unique
+    (`YYYY-mm-DD-HH-MM-SS-UniqueString`), read from any stored `file_name`, including the
+    folder- or prefix-relative names of loads made before `object_name`."""
+    return file_name.rsplit("/", 1)[-1]
 
 
 def default_database() -> str:
@@ -281,7 +328,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 
 def _local_pages(folder: Path) -> Iterator[list[LogObject]]:
-    """Every file under the folder, in path order, with its path relative to the folder."""
+    """Every file under the folder, in path order, named by `object_name` of its path."""
     page: list[LogObject] = []
     for directory, subdirs, files in os.walk(folder):
         subdirs.sort()
@@ -294,7 +341,7 @@ def _local_pages(folder: Path) -> Iterator[list[LogObject]]:
                 continue
             page.append(
                 LogObject(
-                    file_name=path.relative_to(folder).as_posix(),
+                    file_name=object_name(path.absolute().as_posix()),
                     fingerprint=f"size:{stat.st_size}:mtime_ns:{stat.st_mtime_ns}",
                     size=stat.st_size,
                     last_modified=_utc(dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc)),
@@ -322,8 +369,7 @@ def _read_chunks(f: IO[bytes]) -> Iterator[bytes]:
 class _S3Source:
     """An `s3://bucket/prefix` source through boto3 and the standard AWS credential chain.
 
-    `file_name` is the key relative to the last `/` of the URL, which is what Snowflake's
-    METADATA$FILENAME gives for a stage on the same URL.
+    `file_name` is `object_name` of the key: the same whatever prefix the URL gives.
     """
 
     def __init__(self, url: str, endpoint_url: str | None) -> None:
@@ -334,7 +380,6 @@ class _S3Source:
         if not bucket:
             raise LoadError(f"{url}: no bucket name; use s3://bucket or s3://bucket/prefix/")
         self.bucket, self.prefix = bucket, prefix
-        self.root = prefix[: prefix.rfind("/") + 1]
         self.where = f"s3://{bucket}" + (f" at {endpoint_url}" if endpoint_url else "")
         # A fresh session, not boto3's module-level one, so that the credential chain is read
         # now and not reused from an earlier call in the same process.
@@ -393,7 +438,7 @@ class _S3Source:
                 return
             yield [
                 LogObject(
-                    file_name=item["Key"][len(self.root) :],
+                    file_name=object_name(item["Key"]),
                     fingerprint="etag:" + item["ETag"].strip('"'),
                     size=item["Size"],
                     last_modified=_utc(item["LastModified"]),
@@ -618,6 +663,7 @@ class _Batch:
                 self.to_delete.pop()
             log.error("skipped %s: %s (it will be retried on the next run)", obj.file_name, exc)
             self.summary.failed += 1
+            self.summary.failures.append((obj.file_name, str(exc)))
             return
         self._loaded(obj, index, count, blanks, reload)
 
@@ -732,7 +778,7 @@ class _Batch:
             self.con.register("_s3logs_history", history)
             self.con.execute(
                 f"insert into {HISTORY_TABLE} select file_name, fingerprint, rows, bytes, "
-                "file_last_modified, ?, status from _s3logs_history",
+                f"file_last_modified, ?, status, {_OBJECT_ID_SQL} from _s3logs_history",
                 [self.loaded_at],
             )
             self.con.unregister("_s3logs_history")
@@ -748,17 +794,84 @@ class _Batch:
         self._reset()
 
 
-def _known_fingerprints(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, str]:
-    """The fingerprint each of these objects was last loaded with (absent: never loaded)."""
+# object_id() in SQL: the part of file_name after its last `/`.
+_OBJECT_ID_SQL = "regexp_extract(file_name, '[^/]*$')"
+
+
+def _upgrade_history(con: duckdb.DuckDBPyConnection) -> None:
+    """Give a load history written before object ids its `object_id` column.
+
+    Those loads stored names relative to the folder or prefix they were given; the object id is
+    the end of any such name, so their objects are recognised and never loaded a second time
+    (their rows keep the names they were loaded under, and a reload keeps that name too).
+    """
+    columns = [row[0] for row in con.execute(f"describe {HISTORY_TABLE}").fetchall()]
+    if "object_id" in columns:
+        return
+    con.execute("begin transaction")
+    con.execute(f"alter table {HISTORY_TABLE} add column object_id varchar")
+    con.execute(f"update {HISTORY_TABLE} set object_id = {_OBJECT_ID_SQL}")
+    con.execute("commit")
+
+
+def _known_fingerprints(
+    con: duckdb.DuckDBPyConnection, ids: list[str]
+) -> dict[str, tuple[str, str]]:
+    """object id -> (the file_name it was stored under, the fingerprint it was last loaded
+    with), for the objects of these ids that were loaded."""
     rows = con.execute(
         f"""
-        select file_name, fingerprint from {HISTORY_TABLE}
-        where file_name in (select unnest(?::varchar[]))
-        qualify row_number() over (partition by file_name order by loaded_at desc) = 1
+        select object_id, file_name, fingerprint from {HISTORY_TABLE}
+        where object_id in (select unnest(?::varchar[]))
+        qualify row_number() over (partition by object_id order by loaded_at desc) = 1
         """,
-        [names],
+        [ids],
     ).fetchall()
-    return dict(rows)
+    return {oid: (name, fingerprint) for oid, name, fingerprint in rows}
+
+
+def _record_failures(con: duckdb.DuckDBPyConnection, failures: list[tuple[str, str]]) -> None:
+    """Keep the failed-objects table current: one row per object that could not be read
+    (what, why, first and last failure, how many loads tried it), removed once it loads.
+    A schedule learns of them from the exit status and from the dbt test on this table."""
+    [(known,)] = con.execute(f"select count(*) from {FAILED_TABLE}").fetchall()
+    if not failures and not known:
+        return
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    latest = {object_id(name): (name, reason) for name, reason in failures}
+    con.execute("begin transaction")
+    if latest:
+        failed = pa.table(
+            {
+                "object_id": pa.array(list(latest), pa.string()),
+                "file_name": pa.array([n for n, _ in latest.values()], pa.string()),
+                "reason": pa.array([r for _, r in latest.values()], pa.string()),
+            }
+        )
+        con.register("_s3logs_failed", failed)
+        con.execute(
+            f"""
+            update {FAILED_TABLE} set
+                file_name = f.file_name, reason = f.reason, last_failed_at = $now,
+                tries = tries + 1
+            from _s3logs_failed as f where {FAILED_TABLE}.object_id = f.object_id
+            """,
+            {"now": now},
+        )
+        con.execute(
+            f"""
+            insert into {FAILED_TABLE}
+            select object_id, file_name, reason, $now, $now, 1 from _s3logs_failed
+            where object_id not in (select object_id from {FAILED_TABLE})
+            """,
+            {"now": now},
+        )
+        con.unregister("_s3logs_failed")
+    # loaded since (this run, or another run through another root)
+    con.execute(
+        f"delete from {FAILED_TABLE} where object_id in (select object_id from {HISTORY_TABLE})"
+    )
+    con.execute("commit")
 
 
 def load_logs(
@@ -788,16 +901,36 @@ def load_logs(
     try:
         con.execute(_CREATE_TABLES)
         _check_raw_table(con, database or default_database())
+        _upgrade_history(con)
         batch = _Batch(con, summary, batch_bytes, native)
+        # objects of the open batch (not in the history yet): the same object reached twice
+        # in one listing (through two folders) is loaded once
+        in_batch: dict[str, tuple[str, str]] = {}
         for page in pages:
             logs = [obj for obj in page if is_log_object(obj.file_name)]
             for obj in page:
                 if not is_log_object(obj.file_name):
                     log.info("skipped %s: not an S3 access log object name", obj.file_name)
                     summary.skipped_not_log += 1
-            known = _known_fingerprints(con, [obj.file_name for obj in logs]) if logs else {}
-            for obj in logs:
-                previous = known.get(obj.file_name)
+            ids = [object_id(obj.file_name) for obj in logs]
+            known = _known_fingerprints(con, ids) if logs else {}
+            for obj, oid in zip(logs, ids, strict=True):
+                if oid in in_batch:
+                    name, fingerprint = in_batch[oid]
+                    if fingerprint == obj.fingerprint:
+                        summary.skipped_loaded += 1
+                    else:
+                        log.warning(
+                            "skipped %s: an object of the same AWS name with other content was "
+                            "loaded from this source already (as %s); check where the two "
+                            "copies come from",
+                            obj.path or obj.file_name,
+                            name,
+                        )
+                        summary.skipped_changed += 1
+                        summary.changed.append(obj.file_name)
+                    continue
+                stored, previous = known.get(oid, (obj.file_name, None))
                 if previous == obj.fingerprint:
                     summary.skipped_loaded += 1
                     continue
@@ -814,13 +947,18 @@ def load_logs(
                     continue
                 if previous is not None:
                     log.warning("reloading %s: changed since it was loaded", obj.file_name)
+                    # under the name its rows have (an older load's name is kept)
+                    obj = dataclasses.replace(obj, file_name=stored)
+                in_batch[oid] = (obj.file_name, obj.fingerprint)
                 batch.add(obj, reload=previous is not None)
                 if batch.full:
                     batch.commit()
+                    in_batch.clear()
                 if progress is not None:
                     summary.seconds = time.monotonic() - started
                     progress(summary)
         batch.commit()
+        _record_failures(con, summary.failures)
     except BaseException:
         # Closing would roll back too; saying so keeps the no-partial-object rule visible.
         with contextlib.suppress(duckdb.Error):  # no transaction open: nothing to undo
@@ -890,7 +1028,9 @@ def console_load(source: str, database: str | None = None, **options) -> LoadSum
 @source_options(
     "DuckDB file to load into (created if missing); the dbt profile reads the same variable."
 )
-def load(source: str, database: str, endpoint_url: str | None, reload_changed: bool) -> None:
+def load(
+    source: str, database: str, endpoint_url: str | None, reload_changed: bool, keep_going: bool
+) -> None:
     """Append S3 server access log lines from SOURCE to the raw table of a DuckDB file.
 
     SOURCE is a local folder (default: data/demo-logs) or s3://bucket/prefix. S3 credentials
@@ -908,19 +1048,49 @@ def load(source: str, database: str, endpoint_url: str | None, reload_changed: b
     Gzipped objects are recognised by content and decompressed.
 
     \b
+    Object names: an object is named from its own key, never from the
+    folder or prefix given (date-partitioned: from the account id on;
+    simple: the part after the last /), so loading a sub-folder or another
+    prefix of what was loaded adds nothing.
+
+    \b
     Exactly once: main.s3_access_logs_load_history records each object's
-    key and fingerprint (ETag on S3, size+mtime locally), so running the
+    name and fingerprint (ETag on S3, size+mtime locally), so running the
     load again adds nothing. An object whose fingerprint changed is skipped
     with a warning unless --reload-changed, which replaces its rows. Each
     batch of objects commits rows and history together: an interrupted
     load leaves no partial object, and the next run loads the batch again.
+
+    \b
+    Objects that cannot be read (corrupt or truncated gzip, deleted since
+    listed) are skipped, recorded in main.s3_access_logs_failed_objects
+    (reason, first and last failure, tries; removed once they load) and
+    tried again on the next run; the dbt test assert_no_failed_log_objects
+    warns about them at the next build.
+
+    \b
+    Exit status: 0 when every log object was loaded or skipped as loaded;
+    1 for an error that stopped the load (the message says what to do);
+    2 for a wrong option; 3 when some objects could not be read (the others
+    were loaded; --keep-going exits 0 instead); 130 when interrupted
+    (Ctrl-C), 143 when terminated (SIGTERM).
     """
+    interrupts.install()
+    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     try:
         summary = console_load(
             source, database, endpoint_url=endpoint_url, reload_changed=reload_changed
         )
     except LoadError as exc:
         raise click.ClickException(str(exc)) from exc
+    except BaseException as exc:
+        if not interrupts.interrupted(exc):
+            raise
+        objects, lines = committed_since(database, started)
+        interrupts.stop(
+            f"{objects} objects ({lines:,} lines) were committed by this load and the batch in "
+            "progress was rolled back; run the same command again to load the rest"
+        )
     click.echo(summary.describe(), err=True)
     if summary.skipped_changed:
         click.echo(
@@ -928,3 +1098,31 @@ def load(source: str, database: str, endpoint_url: str | None, reload_changed: b
             "run again with --reload-changed to replace their rows",
             err=True,
         )
+    if summary.failed:
+        click.echo(failed_objects_message(summary, keep_going), err=True)
+        if not keep_going:
+            sys.exit(EXIT_FAILED_OBJECTS)
+
+
+def committed_since(database: str, started: dt.datetime) -> tuple[int, int]:
+    """Objects and lines the loads begun since `started` (UTC) committed, from the history
+    (a batch's loaded_at is never earlier than its start). (0, 0) if the file cannot be read."""
+    try:
+        with duckdb.connect(database, read_only=True) as con:
+            [(objects, lines)] = con.execute(
+                f"select count(*), coalesce(sum(rows), 0) from {HISTORY_TABLE} "
+                "where loaded_at >= ?",
+                [started],
+            ).fetchall()
+    except duckdb.Error:  # no file, no table yet, or held by another process
+        return 0, 0
+    return int(objects), int(lines)
+
+
+def failed_objects_message(summary: LoadSummary, keep_going: bool) -> str:
+    """What `load` and `run` say when objects could not be read."""
+    status = "exit status 0 (--keep-going)" if keep_going else f"exit status {EXIT_FAILED_OBJECTS}"
+    return (
+        f"{summary.failed} objects could not be read and are recorded in {FAILED_TABLE}; "
+        f"the next run tries them again ({status})"
+    )

@@ -16,8 +16,8 @@ DEFAULT_SOURCE = "data/demo-logs"
 
 
 def source_options(database_help: str) -> Callable:
-    """SOURCE, --database, --endpoint-url and --reload-changed: what `s3logs load` and
-    `s3logs run` share."""
+    """SOURCE, --database, --endpoint-url, --reload-changed and --keep-going: what
+    `s3logs load` and `s3logs run` share."""
     options = [
         click.argument("source", default=DEFAULT_SOURCE),
         click.option(
@@ -38,6 +38,14 @@ def source_options(database_help: str) -> Callable:
             is_flag=True,
             help="Replace the rows of objects that changed since they were loaded, instead of "
             "skipping.",
+        ),
+        click.option(
+            "--keep-going",
+            is_flag=True,
+            help="Exit 0 even when some objects could not be read (corrupt or truncated gzip, "
+            "deleted since listed). They are still recorded in "
+            "main.s3_access_logs_failed_objects, tried again on the next run and reported by "
+            "dbt build; without this flag the exit status is 3.",
         ),
     ]
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from bootstrap import interrupts
 from bootstrap.options import DATABASE_ENV, source_options
 
 # bootstrap.loader (DuckDB and Arrow: a quarter of a second to import) is imported where it is
@@ -183,31 +184,65 @@ def _load_unmerged(options: dict, show_progress: bool) -> loader.LoadSummary:
 
 # A child process that loads: options as JSON in argv[1], the summary as JSON on stdout (or
 # {"error": message} for a LoadError); log lines and progress go to the inherited stderr.
+# Interrupted (Ctrl-C, SIGTERM, or its parent's death: see _die_with_parent), it rolls back
+# its open batch and exits 130 or 143 without a word: the parent says what happened.
 _CHILD = """
 import dataclasses, json, sys
-from bootstrap import loader, pipeline
+from bootstrap import interrupts, loader, pipeline
+interrupts.install()
 options, show_progress = json.loads(sys.argv[1]), sys.argv[2] == "1"
 try:
     summary = pipeline._load_unmerged(options, show_progress)
 except loader.LoadError as exc:
     print(json.dumps({"error": str(exc)}))
-except KeyboardInterrupt:
-    sys.exit(130)
-except Exception as exc:
+except BaseException as exc:
+    if interrupts.interrupted(exc):
+        sys.exit(interrupts.exit_status())
+    if not isinstance(exc, Exception):
+        raise
     print(json.dumps({"failure": f"{type(exc).__name__}: {exc}"}))
 else:
     print(json.dumps(dataclasses.asdict(summary)))
 """
+_INTERRUPTED = (130, 143, -signal.SIGINT, -signal.SIGTERM)
+
+
+def _die_with_parent(parent: int) -> None:
+    """The loader child's preexec_fn: SIGTERM when the parent dies, even by kill -9.
+
+    Linux's prctl(PR_SET_PDEATHSIG) does it in the kernel, at the moment the parent goes,
+    with nothing to run in either process (polling the parent's pid from the child would
+    need a thread in it and would notice late). The signal survives the exec; the child
+    handles it as an interrupt (its open batch rolls back). The parent may have died before
+    prctl ran: then the child stops at once. Elsewhere (no prctl) the child outlives a
+    killed parent, as before. SIGTERM is unblocked: the parent blocks it (see interrupts).
+    """
+    from bootstrap import interrupts
+
+    interrupts.unblock_in_child()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1  # <linux/prctl.h>
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(143)
 
 
 def _start_child_load(options: dict, show_progress: bool) -> subprocess.Popen:
     # this package importable whatever the working directory (paths in options are absolute)
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    parent = os.getpid()
+    import ctypes  # noqa: F401 - imported here, so that the forked child finds it loaded
+
     return subprocess.Popen(
         [sys.executable, "-c", _CHILD, json.dumps(options), "1" if show_progress else "0"],
         env={**os.environ, "PYTHONPATH": path},
         stdout=subprocess.PIPE,
         text=True,
+        # (the only other thread then waits in sigwait, holding no lock the child needs)
+        preexec_fn=lambda: _die_with_parent(parent),
     )
 
 
@@ -215,7 +250,7 @@ def _finish_child_load(child: subprocess.Popen) -> loader.LoadSummary:
     from bootstrap import loader
 
     out, _ = child.communicate()
-    if child.returncode in (130, -signal.SIGINT):
+    if child.returncode in _INTERRUPTED:
         raise KeyboardInterrupt
     try:
         answer = json.loads(out.strip().splitlines()[-1])
@@ -319,6 +354,11 @@ class Pipeline:
         self.show_progress = show_progress
         self.more_cycles = more_cycles
         self.cycles = 0
+        # what the current cycle is doing ("load", "build"; "" between cycles), when it started
+        # and what its load committed: what an interrupt message says
+        self.phase = ""
+        self.cycle_started = _utc_now()
+        self.last_load: loader.LoadSummary | None = None
         self._manifest = None
         self._signature: tuple | None = None
         # When the last successful cycle's load ended: the next cycle's tests start there.
@@ -328,6 +368,26 @@ class Pipeline:
         # When a cycle last built the detection layer (time.monotonic()), or None.
         self._detected_at: float | None = None
         self.detect_every = DETECT_EVERY_SECONDS
+
+    def interrupted_message(self) -> str:
+        """What an interrupt left behind, and what to run next."""
+        from bootstrap import loader
+
+        again = "run `s3logs run` again (it loads nothing twice)"
+        if self.phase == "load":
+            objects, lines = loader.committed_since(self.database, self.cycle_started)
+            return (
+                f"cycle {self.cycles} stopped while loading: {objects} objects ({lines:,} lines)"
+                f" were committed and the batch in progress was rolled back; {again}"
+            )
+        if self.phase == "build" and self.last_load is not None:
+            load = self.last_load
+            return (
+                f"cycle {self.cycles} stopped during its dbt build; its load was committed "
+                f"({load.objects} objects, {load.lines:,} lines); {again} or `dbt build` to "
+                "build on them"
+            )
+        return f"{self.cycles} cycles ran; everything they loaded was committed"
 
     def _environment(self) -> None:
         # The `local` profile reads the DuckDB path from here; dbt reads its settings too.
@@ -362,6 +422,8 @@ class Pipeline:
         """Load what is new, then build. Raises PipelineError (or loader.LoadError)."""
         self._environment()
         self.cycles += 1
+        self.phase, self.cycle_started, self.last_load = "load", _utc_now(), None
+        interrupts.reblock()  # dbt's multiprocessing unblocks it (see interrupts.install)
         started = time.perf_counter()
         parse = self._manifest is None or project_signature(self.project_dir) != self._signature
         hold = None  # the cycle's own connection to the DuckDB file (see _hold)
@@ -371,7 +433,8 @@ class Pipeline:
                 # The loader in a child process while this one starts dbt.
                 child = _start_child_load(self._load_options(), self.show_progress)
                 try:
-                    self._prepare()
+                    with interrupts.deferred(lambda: child.send_signal(signal.SIGINT)):
+                        self._prepare()
                 except KeyboardInterrupt:
                     child.send_signal(signal.SIGINT)  # its open batch is rolled back
                     child.communicate()
@@ -400,6 +463,8 @@ class Pipeline:
                 merge = True
             loaded = time.perf_counter()
             load_ended = _utc_now()
+            self.phase, self.last_load = "build", load
+            interrupts.reblock()
 
             from dbt.cli.main import dbtRunner
 
@@ -419,7 +484,11 @@ class Pipeline:
                     *_with_detections(self.later_select, detect),
                 ]
             detection_started = time.monotonic()
-            result = dbtRunner(manifest=self._manifest).invoke(args)
+            interrupts.in_dbt_build = True
+            try:
+                result = dbtRunner(manifest=self._manifest).invoke(args)
+            finally:
+                interrupts.in_dbt_build = False
         finally:
             try:
                 _release_duckdb()
@@ -433,6 +502,7 @@ class Pipeline:
             self._unmerged_lines = 0
         if isinstance(result.exception, KeyboardInterrupt):  # dbt returns it as a result
             raise KeyboardInterrupt
+        self.phase = ""
         ended = time.perf_counter()
         cycle = CycleResult(
             number=self.cycles,
@@ -493,6 +563,7 @@ def run(
     database: str,
     endpoint_url: str | None,
     reload_changed: bool,
+    keep_going: bool,
     every: float | None,
     cycles: int | None,
 ) -> None:
@@ -509,12 +580,14 @@ def run(
     A failing cycle is reported and the next one runs; Ctrl-C stops.
 
     Exit status: 0 when the last cycle built without error, 1 when it failed (failed nodes
-    are listed), 2 for a wrong option, 130 when interrupted (an interrupted load leaves no
-    part of a batch behind; the next run loads it again).
+    are listed), 2 for a wrong option, 3 when its build passed but some objects could not be
+    read (--keep-going: 0), 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM): an
+    interrupted load leaves no part of a batch behind, and the next run loads it again.
     """
     if cycles is not None and every is None:
         raise click.UsageError("--cycles needs --every")
-    from bootstrap.loader import LoadError
+    interrupts.install()
+    from bootstrap.loader import EXIT_FAILED_OBJECTS, LoadError, failed_objects_message
 
     pipeline = Pipeline(
         source,
@@ -525,6 +598,7 @@ def run(
         more_cycles=every is not None and cycles != 1,
     )
     ok = False
+    failed_objects = False
     try:
         while True:
             started = time.monotonic()
@@ -538,11 +612,17 @@ def run(
             else:
                 click.echo(result.describe(), err=True)
                 ok = result.success
+                failed_objects = result.load.failed > 0
+                if failed_objects:
+                    click.echo(failed_objects_message(result.load, keep_going), err=True)
             if every is None or (cycles is not None and pipeline.cycles >= cycles):
                 break
             time.sleep(max(0.0, started + every - time.monotonic()))
-    except KeyboardInterrupt:
-        click.echo(f"\ninterrupted ({pipeline.cycles} cycles started)", err=True)
-        sys.exit(130)
+    except BaseException as exc:
+        if not interrupts.interrupted(exc):
+            raise
+        interrupts.stop(pipeline.interrupted_message())
     if not ok:
         sys.exit(1)
+    if failed_objects and not keep_going:
+        sys.exit(EXIT_FAILED_OBJECTS)

@@ -7,6 +7,8 @@ import gzip
 import logging
 import os
 import random
+import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -30,6 +32,9 @@ SIMPLE = "s3-access/acme-web/2026-03-02-10-15-00-0A1B2C3D4E5F6A7B"
 PARTITIONED = (
     "s3-part/123456789012/us-east-1/acme-lake/2026/03/02/2026-03-02-10-20-00-FFEE00112233AABB"
 )
+# what the raw table stores for them (loader.object_name): the same whatever the root
+SIMPLE_NAME = SIMPLE.rsplit("/", 1)[-1]
+PARTITIONED_NAME = PARTITIONED.removeprefix("s3-part/")
 
 
 def log_lines(n: int, seed: int = 1) -> list[str]:
@@ -85,16 +90,16 @@ def test_raw_table_has_the_landing_contract_columns(logs: Path, tmp_path: Path) 
     )
 
 
-def test_both_key_layouts_load_with_names_relative_to_the_folder(
+def test_both_key_layouts_load_with_names_independent_of_the_folder(
     logs: Path, tmp_path: Path
 ) -> None:
     db = tmp_path / "s3logs.duckdb"
     summary = load_logs(str(logs), str(db))
     names = rows(db, "select file_name, count(*) from main.s3_access_logs_raw group by 1")
     assert names == [
-        (SIMPLE, 10),
-        (SIMPLE.replace("10-15-00", "10-25-00") + ".gz", 10),
-        (PARTITIONED, 10),
+        (PARTITIONED_NAME, 10),
+        (SIMPLE_NAME, 10),
+        (SIMPLE_NAME.replace("10-15-00", "10-25-00") + ".gz", 10),
     ]
     assert (summary.objects, summary.lines, summary.skipped_not_log) == (3, 30, 1)
 
@@ -193,6 +198,54 @@ def test_a_corrupt_gzip_object_is_skipped_logged_and_retried_next_run(
     assert rows(db, "select count(*) from main.s3_access_logs_raw") == [(30,)]
 
 
+def test_objects_that_cannot_be_read_are_recorded_until_they_load(
+    logs: Path, tmp_path: Path
+) -> None:
+    name = PARTITIONED.replace("10-20-00", "10-30-00") + ".gz"
+    good = gzip.compress(("\n".join(log_lines(5)) + "\n").encode())
+    write(logs, name, good[: len(good) // 2])
+    db = tmp_path / "s3logs.duckdb"
+    failed = (
+        "select object_id, file_name, reason, tries, first_failed_at = last_failed_at "
+        f"from {loader.FAILED_TABLE}"
+    )
+    load_logs(str(logs), str(db))
+    stored = loader.object_name(name)
+    first = [(loader.object_id(stored), stored, "gzip data ends early (truncated object)", 1, True)]
+    assert rows(db, failed) == first
+    # through another root: the same object, one row, a second try
+    load_logs(str(logs / "s3-part"), str(db))
+    assert rows(db, failed) == [(*first[0][:3], 2, False)]
+    write(logs, name, good)  # delivered whole at last
+    summary = load_logs(str(logs), str(db))
+    assert (summary.objects, summary.failed) == (1, 0)
+    assert rows(db, failed) == []
+
+
+def _cli_load(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bootstrap.cli", "load", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(loader.__file__).parents[1])},
+    )
+
+
+def test_load_exits_3_when_objects_failed_unless_keep_going(logs: Path, tmp_path: Path) -> None:
+    good = gzip.compress(("\n".join(log_lines(5)) + "\n").encode())
+    write(logs, SIMPLE.replace("10-15-00", "10-45-00") + ".gz", good[:-9])  # no gzip trailer
+    db = str(tmp_path / "s3logs.duckdb")
+    done = _cli_load(str(logs), "--database", db)
+    assert done.returncode == loader.EXIT_FAILED_OBJECTS == 3, done.stderr
+    assert "1 objects could not be read" in done.stderr and loader.FAILED_TABLE in done.stderr
+    assert "Traceback" not in done.stderr
+    # a schedule that prefers to go on: exit 0, and the object is still recorded and retried
+    going = _cli_load(str(logs), "--database", db, "--keep-going")
+    assert going.returncode == 0, going.stderr
+    assert "1 objects could not be read" in going.stderr
+    assert rows(Path(db), f"select tries from {loader.FAILED_TABLE}") == [(2,)]
+
+
 def test_second_run_adds_nothing(logs: Path, tmp_path: Path) -> None:
     db = tmp_path / "s3logs.duckdb"
     load_logs(str(logs), str(db))
@@ -221,13 +274,13 @@ def test_history_records_each_object_with_its_fingerprint(logs: Path, tmp_path: 
         "select file_name, rows, bytes, status, fingerprint like 'size:%:mtime_ns:%' "
         "from main.s3_access_logs_load_history",
     )
-    sizes = {p.relative_to(logs).as_posix(): p.stat().st_size for p in logs.rglob("*")}
+    sizes = {loader.object_name(p.as_posix()): p.stat().st_size for p in logs.rglob("*")}
     assert history == sorted(
         (name, 10, sizes[name], "loaded", True)
-        for name, _ in [
-            (SIMPLE, 0),
-            (PARTITIONED, 0),
-            (SIMPLE.replace("10-15-00", "10-25-00") + ".gz", 0),
+        for name in [
+            SIMPLE_NAME,
+            PARTITIONED_NAME,
+            SIMPLE_NAME.replace("10-15-00", "10-25-00") + ".gz",
         ]
     )
 
@@ -241,8 +294,8 @@ def test_changed_object_is_skipped_with_a_warning_naming_the_reload_flag(
     write(logs, SIMPLE, "\n".join(log_lines(4, seed=9)) + "\n")
     with caplog.at_level(logging.WARNING, logger="bootstrap.loader"):
         summary = load_logs(str(logs), str(db))
-    assert (summary.skipped_changed, summary.changed, summary.objects) == (1, [SIMPLE], 0)
-    assert SIMPLE in caplog.text and "--reload-changed" in caplog.text
+    assert (summary.skipped_changed, summary.changed, summary.objects) == (1, [SIMPLE_NAME], 0)
+    assert SIMPLE_NAME in caplog.text and "--reload-changed" in caplog.text
     assert rows(db) == before
 
 
@@ -253,14 +306,96 @@ def test_reload_changed_replaces_only_that_objects_rows(logs: Path, tmp_path: Pa
     write(logs, SIMPLE, "\n".join(new) + "\n")
     summary = load_logs(str(logs), str(db), reload_changed=True)
     assert (summary.objects, summary.reloaded, summary.lines) == (1, 1, 4)
-    got = rows(db, f"select raw from main.s3_access_logs_raw where file_name = '{SIMPLE}'")
+    got = rows(db, f"select raw from main.s3_access_logs_raw where file_name = '{SIMPLE_NAME}'")
     assert got == sorted((line,) for line in new)
     assert rows(db, "select count(*) from main.s3_access_logs_raw") == [(24,)]
     statuses = rows(
-        db, f"select status from main.s3_access_logs_load_history where file_name = '{SIMPLE}'"
+        db,
+        f"select status from main.s3_access_logs_load_history where file_name = '{SIMPLE_NAME}'",
     )
     assert statuses == [("loaded",), ("reloaded",)]
     assert load_logs(str(logs), str(db), reload_changed=True).objects == 0
+
+
+def test_object_names_are_the_same_whatever_root_or_prefix_reaches_them() -> None:
+    partitioned = "123456789012/us-east-1/acme-lake/2026/03/02/2026-03-02-10-20-00-FFEE0011"
+    for key in (
+        partitioned,
+        f"s3-part/{partitioned}",
+        f"/home/me/data/logs/deep/prefix/{partitioned}.gz"[:-3],
+        f"logs-{partitioned}",  # a destination prefix without a slash
+    ):
+        assert loader.object_name(key) == partitioned, key
+    for key in ("2026-03-02-10-15-00-0A1B", "s3-access/web/2026-03-02-10-15-00-0A1B"):
+        assert loader.object_name(key) == "2026-03-02-10-15-00-0A1B"
+    # simple layout with a prefix that does not end in a slash: the name keeps it
+    assert loader.object_name("logs/web-2026-03-02-10-15-00-0A1B") == "web-2026-03-02-10-15-00-0A1B"
+    # not the partition folders: an account id needs 12 digits, a region its shape
+    assert loader.object_name("x/1234/us-east-1/b/2026/03/02/n") == "n"
+    assert loader.object_name("123456789012/useast/b/2026/03/02/n") == "n"
+    assert loader.object_id(partitioned) == "2026-03-02-10-20-00-FFEE0011"
+
+
+def test_the_same_objects_through_another_root_load_once(logs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s3logs.duckdb"
+    assert load_logs(str(logs / "s3-access"), str(db)).objects == 2
+    assert load_logs(str(logs / "s3-part" / "123456789012"), str(db)).objects == 1
+    again = load_logs(str(logs), str(db))
+    assert (again.objects, again.skipped_loaded) == (0, 3)
+    assert load_logs(str(logs / "s3-access" / "acme-web"), str(db)).objects == 0
+    count = "select count(*), count(distinct file_name) from main.s3_access_logs_raw"
+    assert rows(db, count) == [(30, 3)]
+
+
+def test_the_same_object_twice_in_one_listing_loads_once(logs: Path, tmp_path: Path) -> None:
+    shutil.copytree(logs / "s3-access", logs / "copy" / "s3-access", copy_function=shutil.copy2)
+    db = tmp_path / "s3logs.duckdb"
+    summary = load_logs(str(logs), str(db), batch_bytes=10**9)  # one batch: none in history
+    assert (summary.objects, summary.skipped_loaded) == (3, 2)
+    assert rows(db, "select count(*) from main.s3_access_logs_raw") == [(30,)]
+
+
+def test_a_copy_with_other_content_under_the_same_aws_name_is_not_loaded(
+    logs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(logs, "copy/" + SIMPLE, "\n".join(log_lines(2, seed=7)) + "\n")
+    db = tmp_path / "s3logs.duckdb"
+    with caplog.at_level(logging.WARNING, logger="bootstrap.loader"):
+        summary = load_logs(str(logs), str(db))
+    assert (summary.objects, summary.skipped_changed) == (3, 1)
+    assert "same AWS name" in caplog.text and str(logs / SIMPLE) in caplog.text
+    # the copy is listed first (copy/ sorts before s3-access/): its 2 lines, not 10
+    assert rows(db, "select count(*) from main.s3_access_logs_raw") == [(22,)]
+
+
+def test_a_database_loaded_before_object_names_reloads_nothing(logs: Path, tmp_path: Path) -> None:
+    # what an older loader left: names relative to the folder given, no object_id column
+    db = tmp_path / "s3logs.duckdb"
+    load_logs(str(logs), str(db))
+    with duckdb.connect(str(db)) as con:
+        for table in (loader.RAW_TABLE, loader.HISTORY_TABLE):
+            con.execute(
+                f"update {table} set file_name = 'logs/' || "
+                "if(file_name like '1234%', 's3-part/' || file_name, "
+                "'s3-access/acme-web/' || file_name)"
+            )
+        con.execute(f"alter table {loader.HISTORY_TABLE} drop column object_id")
+    legacy = rows(db)
+    assert all(name.startswith("logs/s3-") for _, name, *_ in legacy)
+    for root in (logs, logs / "s3-access", logs.parent):
+        summary = load_logs(str(root), str(db))
+        assert summary.objects == 0 and summary.skipped_loaded > 0, root
+    assert rows(db) == legacy
+    # a changed legacy object is reloaded under the name its rows have
+    write(logs, SIMPLE, "\n".join(log_lines(4, seed=9)) + "\n")
+    summary = load_logs(str(logs), str(db), reload_changed=True)
+    assert (summary.reloaded, summary.lines) == (1, 4)
+    names = rows(db, "select file_name, count(*) from main.s3_access_logs_raw group by 1")
+    assert names == [
+        ("logs/s3-access/acme-web/" + SIMPLE_NAME, 4),
+        ("logs/s3-access/acme-web/" + SIMPLE_NAME.replace("10-15-00", "10-25-00") + ".gz", 10),
+        ("logs/s3-part/" + PARTITIONED_NAME, 10),
+    ]
 
 
 @pytest.mark.parametrize("native", [True, False])
@@ -289,7 +424,7 @@ def test_a_crash_mid_batch_leaves_nothing_of_that_batch_and_a_rerun_loads_it_onc
         load_logs(str(folder), str(db), batch_bytes=batch, native=native)
     # the first two batches committed; nothing of the third (objects 5 and 6) is visible
     assert rows(db, "select count(*), max(file_name) from main.s3_access_logs_raw") == [
-        (40, SIMPLE.replace("10-15-00", "10-15-03"))
+        (40, SIMPLE_NAME.replace("10-15-00", "10-15-03"))
     ]
     assert rows(db, "select count(*) from main.s3_access_logs_load_history") == [(4,)]
 
@@ -364,12 +499,20 @@ AWKWARD = {
 
 
 def awkward_folder(folder: Path) -> list[str]:
+    """One object per AWKWARD body, in a folder of its label; its unique string is the label
+    without dashes (see `label`)."""
     names = []
     for i, (label, body) in enumerate(AWKWARD.items()):
-        name = f"{label}/2026-03-02-10-{i:02d}-00-0A1B2C3D4E5F6A7B"
+        name = f"{label}/2026-03-02-10-{i:02d}-00-{label.replace('-', '')}"
         write(folder, name, body)
         names.append(name)
     return names
+
+
+def label(file_name: str) -> str:
+    """The AWKWARD label of an object that awkward_folder wrote, from its stored name."""
+    unique = file_name.rsplit("-", 1)[-1]
+    return next(key for key in AWKWARD if key.replace("-", "") == unique)
 
 
 def load_both_ways(folder: Path, tmp_path: Path, **options) -> dict[bool, tuple]:
@@ -417,13 +560,13 @@ def test_duckdb_and_python_reading_give_identical_rows(
     assert got[True] == got[False]
     raw, history, stamps, (objects, lines, blanks, _) = got[True]
     assert (objects, stamps) == (len(AWKWARD), [(1,)])
-    assert sorted(native) == sorted(
-        name for name in names if not name.startswith(("invalid-utf8", "gzip"))
+    assert sorted(map(label, native)) == sorted(
+        label(name) for name in names if not name.startswith(("invalid-utf8", "gzip"))
     )
     # spot checks that the shared semantics are the intended ones
     by_file = {}
     for line, name, number, _ in raw:
-        by_file.setdefault(name.split("/")[0], []).append((number, line))
+        by_file.setdefault(label(name), []).append((number, line))
     assert sorted(by_file["cr-only-lines"]) == [(2, "\r"), (3, "a")]
     assert sorted(by_file["no-final-newline"]) == [(1, "a"), (2, "b")]
     assert sorted(by_file["invalid-utf8"]) == [
@@ -433,7 +576,7 @@ def test_duckdb_and_python_reading_give_identical_rows(
         (5, "tail \ufffd"),
     ]
     assert "empty" not in by_file and "only-blank-lines" not in by_file
-    history_rows = {name.split("/")[0]: count for name, _, count, *_ in history}
+    history_rows = {label(name): count for name, _, count, *_ in history}
     assert history_rows["only-blank-lines"] == history_rows["empty"] == 0
     assert (lines, blanks) == (len(raw), 13)
 
@@ -533,7 +676,7 @@ def bucket(s3_endpoint: str, fake_aws: None) -> str:
     return name
 
 
-def test_s3_keys_load_relative_to_the_stage_root_and_only_once(
+def test_s3_keys_load_under_their_object_names_and_only_once(
     s3_endpoint: str, bucket: str, tmp_path: Path
 ) -> None:
     s3 = s3_client(s3_endpoint)
@@ -551,13 +694,18 @@ def test_s3_keys_load_relative_to_the_stage_root_and_only_once(
     summary = load_logs(url, str(db), endpoint_url=s3_endpoint)
     assert (summary.objects, summary.lines, summary.skipped_not_log) == (2, 20, 1)
     assert rows(db, "select file_name, count(*) from main.s3_access_logs_raw group by 1") == [
-        (SIMPLE, 10),
-        (PARTITIONED + ".gz", 10),
+        (PARTITIONED_NAME + ".gz", 10),
+        (SIMPLE_NAME, 10),
     ]
     etag = s3.head_object(Bucket=bucket, Key=f"access/{SIMPLE}")["ETag"].strip('"')
     history = rows(db, "select fingerprint from main.s3_access_logs_load_history")
     assert ("etag:" + etag,) in history
     assert load_logs(url, str(db), endpoint_url=s3_endpoint).objects == 0
+    # the same objects through the bucket root or a longer prefix: nothing twice
+    for other in (f"s3://{bucket}", f"s3://{bucket}/access/s3-access/acme-web/2026"):
+        again = load_logs(other, str(db), endpoint_url=s3_endpoint)
+        assert again.objects == 0 and again.skipped_loaded > 0, other
+    assert rows(db, "select count(*) from main.s3_access_logs_raw") == [(20,)]
 
 
 def test_s3_object_rewritten_with_a_new_etag_is_a_changed_object(
@@ -568,7 +716,8 @@ def test_s3_object_rewritten_with_a_new_etag_is_a_changed_object(
     db = tmp_path / "s3logs.duckdb"
     load_logs(f"s3://{bucket}", str(db), endpoint_url=s3_endpoint)
     s3.put_object(Bucket=bucket, Key=SIMPLE, Body="\n".join(log_lines(5, seed=4)) + "\n")
-    assert load_logs(f"s3://{bucket}", str(db), endpoint_url=s3_endpoint).changed == [SIMPLE]
+    changed = load_logs(f"s3://{bucket}", str(db), endpoint_url=s3_endpoint).changed
+    assert changed == [SIMPLE_NAME]
     summary = load_logs(f"s3://{bucket}", str(db), endpoint_url=s3_endpoint, reload_changed=True)
     assert (summary.reloaded, summary.lines) == (1, 5)
     assert rows(db, "select count(*) from main.s3_access_logs_raw") == [(5,)]
@@ -611,3 +760,30 @@ def test_a_raw_table_with_other_columns_is_reported_not_appended_to(tmp_path: Pa
     write(folder, SIMPLE, "\n".join(log_lines(2)) + "\n")
     with pytest.raises(LoadError, match="with other columns"):
         load_logs(str(folder), str(db))
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_load_says_what_was_committed_and_exits_128_plus_signal(
+    tmp_path: Path, sig: int, status: int
+) -> None:
+    folder = tmp_path / "logs"
+    for i in range(400):  # enough objects that the load is still running when signalled
+        write(folder, f"2026-03-02-10-{i // 60:02d}-{i % 60:02d}-U{i}", "x\n" * 2000)
+    write(folder, "0-README", "not a log\n")  # listed first: its note says the load began
+    load = subprocess.Popen(
+        [sys.executable, "-m", "bootstrap.cli", "load", str(folder), "--database"]
+        + [str(tmp_path / "db.duckdb"), "--keep-going"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(loader.__file__).parents[1])},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert load.stderr is not None
+    first = load.stderr.readline()  # handlers are in place before the listing
+    assert "0-README" in first, first
+    load.send_signal(sig)
+    _, err = load.communicate(timeout=120)
+    assert load.returncode == status, err
+    assert "Traceback" not in err and "leaked" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted (") and "run the same command again" in last, err

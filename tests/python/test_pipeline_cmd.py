@@ -7,7 +7,9 @@ plain `dbt build --full-refresh` builds from the same raw rows.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -257,6 +259,7 @@ def test_only_a_schedule_leaves_a_backfills_merge_to_later_cycles(
 
     class Cycle:
         success = True
+        load = loader.LoadSummary()
 
         def describe(self) -> str:
             return "cycle"
@@ -375,6 +378,48 @@ def test_no_raw_line_lost_fails_on_a_lost_line_and_on_a_line_landed_twice(tmp_pa
         con.execute(orphans, [None])
         con.execute(orphans, ["rejected"])
     assert project.dbt(*select, check=False).returncode == 0
+
+
+def test_no_object_loaded_twice_fails_on_doubled_lines_and_not_on_redelivered_records(
+    tmp_path: Path,
+) -> None:
+    project = _built_project(tmp_path, seed=7)
+    test = ["test", "--select", "assert_no_object_loaded_twice"]
+    raw, parsed = loader.RAW_TABLE, "main.int_s3_access_logs__parsed"
+    # the demo data redelivers some records in a later object: no doubled object
+    assert project.dbt(*test, check=False).returncode == 0
+    [(name,)] = project.query(
+        f"select file_name from {raw} group by 1 having count(*) >= 3 order by 1 limit 1"
+    )
+
+    def outcome(sql: str) -> tuple[int, str]:
+        """Append raw rows (stamped now) as a loader would, parse them, run the test."""
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        with duckdb.connect(str(project.database)) as con:
+            con.execute(sql, [now])
+        project.dbt("run", "--select", "int_s3_access_logs__parsed")
+        result = project.dbt(*test, check=False)
+        with duckdb.connect(str(project.database)) as con:
+            for table in (raw, parsed):
+                con.execute(f"delete from {table} where file_name like 'copy/%'")
+        return result.returncode, re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+
+    def copy(as_name: str, where: str = "true") -> str:
+        return (
+            f"insert into {raw} select * replace ({as_name} as file_name, ? as loaded_at) "
+            f"from {raw} where file_name = '{name}' and {where}"
+        )
+
+    # an object loaded again under a folder-relative name, as an older loader named it (each
+    # pair is reported from both of its names)
+    code, output = outcome(copy("'copy/' || file_name"))
+    assert code == 1 and "Got 2 results" in output
+    # only its first line: still the same AWS object
+    assert outcome(copy("'copy/' || file_name", "file_row_number = 1"))[0] == 1
+    # copied under another object name: two lines or more shared
+    assert outcome(copy("'copy/2026-01-01-00-00-00-COPY'"))[0] == 1
+    # one record delivered again in another object, even at the same line number: no failure
+    assert outcome(copy("'copy/2026-01-01-00-00-00-ONE'", "file_row_number = 1"))[0] == 0
 
 
 def _pipeline(source: Path, project: DbtProject, more_cycles: bool) -> pipeline.Pipeline:
@@ -504,6 +549,19 @@ def test_a_backfills_part_filled_row_groups_wait_for_the_schedules_next_merge(
         row_groups[more_cycles] = _raw_row_groups(project.database)
     assert sum(row_groups[True]) == sum(row_groups[False]) == 300_000
     assert len(row_groups[True]) > len(row_groups[False]), row_groups
+
+
+def test_run_reports_objects_that_could_not_be_read_and_exits_3(tmp_path: Path) -> None:
+    demo_data.generate(tmp_path / "logs", seed=8, days=1, lines=300)
+    broken = tmp_path / "logs" / "s3-access" / "acme-web-assets" / "2026-03-02-23-59-00-BAD1.gz"
+    broken.write_bytes(gzip.compress(b"a line\n" * 100)[:-9])  # the gzip trailer is missing
+    done = _s3logs("run", "logs", "--database", "db.duckdb", cwd=tmp_path)
+    assert done.returncode == loader.EXIT_FAILED_OBJECTS, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert "1 objects could not be read" in done.stderr
+    # the build reports them: the test on the failed-objects table warns, the build passes
+    output = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout)
+    assert re.search(r"WARN 1 assert_no_failed_log_objects", output), output[-3000:]
 
 
 def test_ctrl_c_between_cycles_stops_with_130(tmp_path: Path) -> None:
