@@ -927,6 +927,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--skip-parser", action="store_true", help="skip the parser benchmark")
     ap.add_argument("--skip-e2e", action="store_true", help="skip the end-to-end benchmark")
+    ap.add_argument(
+        "--skip-loader", action="store_true", help="skip the loader benchmark (S3 and backfill)"
+    )
+    ap.add_argument(
+        "--s3-objects",
+        type=int,
+        default=10_000,
+        help="loader benchmark: small objects in the moto server; 0 skips S3 "
+        "(default: %(default)s)",
+    )
+    ap.add_argument(
+        "--s3-latency-ms",
+        type=float,
+        default=30.0,
+        help="loader benchmark: delay added to every S3 request (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--s3-readers",
+        type=int,
+        help="loader benchmark: threads reading ahead (default: the loader's)",
+    )
+    ap.add_argument(
+        "--backfill-lines",
+        type=int,
+        default=1_000_000,
+        help="loader benchmark: lines of the local backfill whose peak RSS is measured; 0 skips "
+        "it (default: %(default)s)",
+    )
     ap.add_argument("--json", metavar="PATH", help="also write every figure to this JSON file")
     args = ap.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -972,6 +1000,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             "lines_per_s": {m: e2e.rate(m) for m in e2e.modes},
             "incremental_fraction": {m: e2e.modes[m].fraction for m in e2e.modes},
         }
+    if not args.skip_loader:
+        from bootstrap import bench_loader
+
+        started = time.perf_counter()
+        res = bench_loader.loader_bench(
+            objects=args.s3_objects,
+            latency_ms=args.s3_latency_ms,
+            readers=args.s3_readers,
+            backfill_lines=args.backfill_lines,
+            workdir=args.workdir,
+            seed=args.seed,
+            log=lambda s: print(f"  ... {s}", file=sys.stderr, flush=True),
+        )
+        say(bench_loader.describe_loader(res))
+        say(f"  (loader benchmark took {time.perf_counter() - started:.0f} s)")
+        report["loader"] = asdict(res)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
     return 0

@@ -12,7 +12,9 @@ landing contract in DESIGN.md). A load-history table makes every object load exa
   leaves part of an object behind, and the next run loads the whole batch again.
 
 Memory stays flat however large the source: listings are read page by page, objects are read in
-chunks, and rows go to DuckDB through an Arrow table whenever a batch fills up.
+chunks, rows go to DuckDB through an Arrow table whenever a batch fills up, and DuckDB's own
+memory is capped while loading (LOAD_MEMORY_LIMIT). S3 objects are fetched ahead on threads and
+later loads list only what can be new: see bootstrap/s3_reader.py.
 
 Plain UTF-8 local files skip the Python line splitting: DuckDB reads and splits them itself
 (`read_text`) in one statement per batch, in about half the time. Gzipped files, files that are

@@ -18,7 +18,7 @@ DEFAULT_SOURCE = "data/demo-logs"
 # covers the whole prefix.
 DEFAULT_READERS = 32
 DEFAULT_MARGIN_HOURS = 1.0
-DEFAULT_FULL_LISTING_HOURS = 24.0
+DEFAULT_FULL_LISTING_HOURS = 6.0
 
 
 def source_options(database_help: str) -> Callable:

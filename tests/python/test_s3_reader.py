@@ -317,10 +317,11 @@ def test_late_objects_inside_the_margin_load_next_time_and_the_others_at_the_ful
     assert inside[len("access/") :] in loaded
     assert outside[len("access/") :] not in loaded
 
-    # a day after the last full listing, the next load lists everything and finds it
+    # once the last full listing is older than --full-listing-hours (6), the next load lists
+    # everything and finds it
     with duckdb.connect(str(db)) as con:
         con.execute(
-            f"update {s3_reader.STATE_TABLE} set full_listed_at = full_listed_at - interval 24 hour"
+            f"update {s3_reader.STATE_TABLE} set full_listed_at = full_listed_at - interval 6 hour"
         )
     full = load_logs(url, str(db), endpoint_url=s3_endpoint)
     assert (full.full_listing, full.objects) == (True, 1)
