@@ -1,6 +1,8 @@
 """`make bench`: how fast the parser and the whole local pipeline are, with the figures printed.
 
-Two parts, each runnable alone (`python -m bootstrap.bench --help`):
+Three parts, each runnable alone (`python -m bootstrap.bench --help`); the third, the loader
+on its own (S3 through a moto server with added latency, and a local backfill's peak RSS), is in
+bootstrap/bench_loader.py:
 
 1. Parser throughput, in this process, on a fixed-seed corpus of realistic lines from
    `synth.lines` (mixed operations and principals, user-agents with spaces and, now and then,

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import os
 import random
+import signal
+import subprocess
+import sys
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -203,6 +207,58 @@ def test_a_crash_mid_batch_while_reading_ahead_leaves_nothing_of_that_batch(
     assert rows(db, f"select count(*) from {s3_reader.STATE_TABLE}") == [(0,)]  # not advanced
 
     monkeypatch.setattr(loader._S3Source, "_read", real_read)
+    summary = load_logs(url, str(db), endpoint_url=s3_endpoint, readers=8, batch_bytes=batch)
+    assert (summary.objects, summary.skipped_loaded) == (4, 4)
+    assert rows(db, "select raw from main.s3_access_logs_raw order by all") == sorted(
+        (x,) for x in lines
+    )
+
+
+_KILLED_LOADER = """
+import os, signal, sys
+from bootstrap import loader
+real_commit, commits = loader._Batch.commit, []
+def commit(self):
+    commits.append(1)
+    if len(commits) == 3:  # the third batch's rows inserted, not committed: the power goes
+        self._flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_commit(self)
+loader._Batch.commit = commit
+loader.load_logs(sys.argv[1], sys.argv[2], endpoint_url=sys.argv[3], readers=8,
+                 batch_bytes=int(sys.argv[4]))
+"""
+
+
+def test_a_load_killed_mid_batch_while_reading_ahead_keeps_only_whole_batches(
+    s3_endpoint: str, bucket: str, tmp_path: Path
+) -> None:
+    lines = log_lines(80, seed=6)
+    keys = [simple_key(DAY + dt.timedelta(minutes=i)) for i in range(8)]
+    put_all(
+        s3_endpoint,
+        bucket,
+        {k: ("\n".join(lines[i * 10 : i * 10 + 10]) + "\n").encode() for i, k in enumerate(keys)},
+    )
+    sizes = [sum(map(len, lines[i * 10 : i * 10 + 10])) for i in range(8)]
+    batch = min(sizes[i] + sizes[i + 1] for i in range(0, 8, 2))  # two objects fill a batch
+    assert max(sizes) < batch
+    db = tmp_path / "s3logs.duckdb"
+    url = f"s3://{bucket}/access/"
+    repo = Path(__file__).resolve().parents[2]
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_LOADER, url, str(db), s3_endpoint, str(batch)],
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert rows(db, "select count(*), count(distinct file_name) from main.s3_access_logs_raw") == [
+        (40, 4)
+    ]
+    assert rows(db, "select count(*) from main.s3_access_logs_load_history") == [(4,)]
     summary = load_logs(url, str(db), endpoint_url=s3_endpoint, readers=8, batch_bytes=batch)
     assert (summary.objects, summary.skipped_loaded) == (4, 4)
     assert rows(db, "select raw from main.s3_access_logs_raw order by all") == sorted(
