@@ -957,6 +957,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="loader benchmark: lines of the local backfill whose peak RSS is measured; 0 skips "
         "it (default: %(default)s)",
     )
+    ap.add_argument(
+        "--backfill-from",
+        metavar="FOLDER",
+        help="loader benchmark: load this folder of log objects (e.g. written by s3logs "
+        "demo-data) as the backfill instead of writing --backfill-lines",
+    )
     ap.add_argument("--json", metavar="PATH", help="also write every figure to this JSON file")
     args = ap.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -1006,18 +1012,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bootstrap import bench_loader
 
         started = time.perf_counter()
-        res = bench_loader.loader_bench(
-            objects=args.s3_objects,
-            latency_ms=args.s3_latency_ms,
-            readers=args.s3_readers,
-            backfill_lines=args.backfill_lines,
-            workdir=args.workdir,
-            seed=args.seed,
-            log=lambda s: print(f"  ... {s}", file=sys.stderr, flush=True),
-        )
-        say(bench_loader.describe_loader(res))
+        report["loader"] = {}
+        # S3 first, then the backfill, each printed as soon as it is measured
+        for part, sizes in (
+            ("s3", {"objects": args.s3_objects, "backfill_lines": 0}),
+            ("backfill", {"objects": 0, "backfill_lines": args.backfill_lines}),
+        ):
+            if not any(sizes.values()) and not (part == "backfill" and args.backfill_from):
+                continue
+            res = bench_loader.loader_bench(
+                **sizes,
+                backfill_from=args.backfill_from if part == "backfill" else None,
+                latency_ms=args.s3_latency_ms,
+                readers=args.s3_readers,
+                workdir=args.workdir,
+                seed=args.seed,
+                log=lambda s: print(f"  ... {s}", file=sys.stderr, flush=True),
+            )
+            say(bench_loader.describe_loader(res))
+            report["loader"][part] = asdict(res)
         say(f"  (loader benchmark took {time.perf_counter() - started:.0f} s)")
-        report["loader"] = asdict(res)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
     return 0

@@ -110,6 +110,7 @@ class LoaderResult:
     s3_later: Load | None = None
     backfill_lines: int = 0
     backfill_objects: int = 0
+    backfill_from: str | None = None  # an existing folder loaded instead of written lines
     backfill: Load | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -232,21 +233,31 @@ def s3_bench(
 
 
 def backfill_bench(
-    result: LoaderResult, workdir: Path, *, seed: int, log: Callable[[str], None]
+    result: LoaderResult,
+    workdir: Path,
+    *,
+    seed: int,
+    log: Callable[[str], None],
+    folder: Path | None = None,
 ) -> None:
     from bootstrap.bench import write_log_objects
 
-    folder = workdir / "backfill"
-    log(f"writing {result.backfill_lines:,} lines as log objects (not timed)")
-    # about 620 lines an object, as `s3logs demo-data` writes for a week of four busy buckets
-    objects, lines, _ = write_log_objects(
-        folder, result.backfill_lines, lines_per_object=620, seed=seed
-    )
-    result.backfill_objects = objects
-    log(f"loading {lines:,} lines in {objects:,} objects from a local folder")
+    if folder is None:
+        folder = workdir / "backfill"
+        log(f"writing {result.backfill_lines:,} lines as log objects (not timed)")
+        # about 620 lines an object, as `s3logs demo-data` writes for a week of four buckets
+        objects, lines, _ = write_log_objects(
+            folder, result.backfill_lines, lines_per_object=620, seed=seed
+        )
+        result.backfill_objects = objects
+        log(f"loading {lines:,} lines in {objects:,} objects from a local folder")
+    else:
+        result.backfill_from = str(folder)
+        log(f"loading the log objects of {folder}")
     result.backfill = run_load(
         {"source": str(folder), "database": str(workdir / "backfill.duckdb")}
     )
+    result.backfill_objects = result.backfill.objects
 
 
 def loader_bench(
@@ -256,6 +267,7 @@ def loader_bench(
     readers: int | None = None,
     days: int = 365,
     backfill_lines: int = 1_000_000,
+    backfill_from: str | None = None,
     workdir: str | None = None,
     seed: int = 20260301,
     log: Callable[[str], None] = lambda _: None,
@@ -273,7 +285,9 @@ def loader_bench(
     try:
         if objects:
             s3_bench(result, root / "s3.duckdb", seed=seed, log=log)
-        if backfill_lines:
+        if backfill_from:
+            backfill_bench(result, root, seed=seed, log=log, folder=Path(backfill_from))
+        elif backfill_lines:
             backfill_bench(result, root, seed=seed, log=log)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -310,8 +324,10 @@ def describe_loader(res: LoaderResult) -> str:
             )
     if res.backfill is not None:
         b = res.backfill
+        source = f" from {res.backfill_from}" if res.backfill_from else ""
         out += [
-            f"  local backfill: {b.lines:,} lines in {b.objects:,} objects: {b.seconds:.1f} s = "
+            f"  local backfill{source}: {b.lines:,} lines in {b.objects:,} objects: "
+            f"{b.seconds:.1f} s = "
             f"{b.lines_per_s:,.0f} lines/s; peak RSS {b.peak_rss_mb:,.0f} MB "
             f"(target <= {TARGET_PEAK_RSS_MB:,.0f} MB: "
             f"{_verdict(b.peak_rss_mb <= TARGET_PEAK_RSS_MB)})"
