@@ -62,8 +62,8 @@ DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 _NATIVE_BATCH_SHARE = 16
 _READ_CHUNK = 1024 * 1024
 # DuckDB's memory limit while loading. By default (80% of RAM) its buffer pool kept what a load
-# wrote: 4.0 GB of RSS after 5M lines, growing with the backlog. Capped, it writes and evicts,
-# and a backfill of any length stays under 1 GB of RSS (see docs/bench.md).
+# wrote and what its closing checkpoint rewrote: 4.0 GB of RSS after 5M lines, growing with the
+# backlog. Capped, it writes and evicts, and a backfill stays under 1 GB (see docs/bench.md).
 LOAD_MEMORY_LIMIT = "512MB"
 _LISTING_PAGE = 1000
 # DuckDB expands these in file names as glob patterns; such paths are read by Python instead.
@@ -508,14 +508,15 @@ def open_database(database: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _limit_memory(con: duckdb.DuckDBPyConnection) -> bool:
-    """Set LOAD_MEMORY_LIMIT (global, like preserve_insertion_order: load_logs resets both)."""
+def _limit_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Set LOAD_MEMORY_LIMIT, and leave it: the checkpoint when the load closes the file
+    rewrites row groups, and without the limit it alone took RSS to 3.9 GB after 5M lines.
+    The setting is global: a caller sharing the DuckDB instance resets it after the load
+    (`s3logs run` does, before dbt builds)."""
     try:
         con.execute(f"set memory_limit = '{LOAD_MEMORY_LIMIT}'")
     except duckdb.Error as exc:  # a shared instance that cannot free that much: load anyway
         log.debug("DuckDB memory limit left as it was: %s", exc)
-        return False
-    return True
 
 
 def _connect(database: str) -> duckdb.DuckDBPyConnection:
@@ -876,7 +877,7 @@ def load_logs(
     else:
         local_pages = _local_source(source)
     con = _connect(database or default_database())
-    limited = _limit_memory(con)
+    _limit_memory(con)
     try:
         con.execute(_CREATE_TABLES)
         _check_raw_table(con, database or default_database())
@@ -919,9 +920,6 @@ def load_logs(
             wanted.close()  # stops the threads reading ahead
         with contextlib.suppress(duckdb.Error):
             con.execute("reset preserve_insertion_order")
-        if limited:  # back to DuckDB's default, for dbt sharing the instance in `s3logs run`
-            with contextlib.suppress(duckdb.Error):
-                con.execute("reset memory_limit")
         con.close()
     summary.seconds = time.monotonic() - started
     return summary

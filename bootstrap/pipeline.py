@@ -375,6 +375,8 @@ class Pipeline:
             else:
                 hold = _hold(self.database)
                 load = _load(self._load_options(), self.show_progress)
+                # the loader caps DuckDB's memory (global to the instance); dbt needs more
+                hold.execute("reset memory_limit")
             if self.cycles > 1:
                 self._unmerged_lines += load.lines
             elif load.lines < MERGE_ROWS or not self.more_cycles:
