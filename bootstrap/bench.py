@@ -1,6 +1,8 @@
 """`make bench`: how fast the parser and the whole local pipeline are, with the figures printed.
 
-Two parts, each runnable alone (`python -m bootstrap.bench --help`):
+Three parts, each runnable alone (`python -m bootstrap.bench --help`); the third, the loader
+on its own (S3 through a moto server with added latency, and a local backfill's peak RSS), is in
+bootstrap/bench_loader.py:
 
 1. Parser throughput, in this process, on two fixed-seed corpora of realistic lines: `mixed`
    from `synth.lines` (mixed operations and principals, user-agents with spaces and, now and
@@ -1041,6 +1043,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--skip-parser", action="store_true", help="skip the parser benchmark")
     ap.add_argument("--skip-e2e", action="store_true", help="skip the end-to-end benchmark")
+    ap.add_argument(
+        "--skip-loader", action="store_true", help="skip the loader benchmark (S3 and backfill)"
+    )
+    ap.add_argument(
+        "--s3-objects",
+        type=int,
+        default=10_000,
+        help="loader benchmark: small objects in the moto server; 0 skips S3 "
+        "(default: %(default)s)",
+    )
+    ap.add_argument(
+        "--s3-latency-ms",
+        type=float,
+        default=30.0,
+        help="loader benchmark: delay added to every S3 request (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--s3-readers",
+        type=int,
+        help="loader benchmark: threads reading ahead (default: the loader's)",
+    )
+    ap.add_argument(
+        "--backfill-lines",
+        type=int,
+        default=1_000_000,
+        help="loader benchmark: lines of the local backfill whose peak RSS is measured; 0 skips "
+        "it (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--backfill-from",
+        metavar="FOLDER",
+        help="loader benchmark: load this folder of log objects (e.g. written by s3logs "
+        "demo-data) as the backfill instead of writing --backfill-lines",
+    )
     ap.add_argument("--json", metavar="PATH", help="also write every figure to this JSON file")
     args = ap.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -1095,6 +1131,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_e2e:  # what the detection layer adds to a full build
         report["detections"] = detections_bench(args.lines, workdir=args.workdir, seed=args.seed)
         say(str(report["detections"]["summary"]))
+    if not args.skip_loader:
+        from bootstrap import bench_loader
+
+        started = time.perf_counter()
+        report["loader"] = {}
+        # S3 first, then the backfill, each printed as soon as it is measured
+        for part, sizes in (
+            ("s3", {"objects": args.s3_objects, "backfill_lines": 0}),
+            ("backfill", {"objects": 0, "backfill_lines": args.backfill_lines}),
+        ):
+            if not any(sizes.values()) and not (part == "backfill" and args.backfill_from):
+                continue
+            res = bench_loader.loader_bench(
+                **sizes,
+                backfill_from=args.backfill_from if part == "backfill" else None,
+                latency_ms=args.s3_latency_ms,
+                readers=args.s3_readers,
+                workdir=args.workdir,
+                seed=args.seed,
+                log=lambda s: print(f"  ... {s}", file=sys.stderr, flush=True),
+            )
+            say(bench_loader.describe_loader(res))
+            report["loader"][part] = asdict(res)
+        say(f"  (loader benchmark took {time.perf_counter() - started:.0f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
     return 0

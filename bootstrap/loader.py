@@ -14,7 +14,9 @@ landing contract in DESIGN.md). A load-history table makes every object load exa
   leaves part of an object behind, and the next run loads the whole batch again.
 
 Memory stays flat however large the source: listings are read page by page, objects are read in
-chunks, and rows go to DuckDB through an Arrow table whenever a batch fills up.
+chunks, rows go to DuckDB through an Arrow table whenever a batch fills up, and DuckDB's own
+memory is capped while loading (LOAD_MEMORY_LIMIT). S3 objects are fetched ahead on threads and
+later loads list only what can be new: see bootstrap/s3_reader.py.
 
 Plain UTF-8 local files skip the Python line splitting: DuckDB reads and splits them itself
 (`read_text`) in one statement per batch, in about half the time. Gzipped files, files that are
@@ -43,8 +45,8 @@ import click
 import duckdb
 import pyarrow as pa
 
-from bootstrap import interrupts
-from bootstrap.options import DATABASE_ENV, DEFAULT_DATABASE, source_options
+from bootstrap import interrupts, s3_reader
+from bootstrap.options import DATABASE_ENV, DEFAULT_DATABASE, listing_options, source_options
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,10 @@ DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 # write whole row groups rather than pass each remainder through the WAL (5.8 s -> 3.2 s).
 _NATIVE_BATCH_SHARE = 16
 _READ_CHUNK = 1024 * 1024
+# DuckDB's memory limit while loading. By default (80% of RAM) its buffer pool kept what a load
+# wrote and what its closing checkpoint rewrote: 4.0 GB of RSS after 5M lines, growing with the
+# backlog. Capped, it writes and evicts, and a backfill stays under 1 GB (see docs/bench.md).
+LOAD_MEMORY_LIMIT = "512MB"
 _LISTING_PAGE = 1000
 # DuckDB expands these in file names as glob patterns; such paths are read by Python instead.
 _GLOB_CHARS = frozenset("*?[{")
@@ -142,6 +148,8 @@ class LoadSummary:
     changed: list[str] = field(default_factory=list)
     # (file_name, reason) of each object that could not be read: see _record_failures
     failures: list[tuple[str, str]] = field(default_factory=list)
+    list_requests: int = 0  # S3 ListObjectsV2 requests (pages) this load made
+    full_listing: bool = True  # False: S3 streams listed from where earlier loads got to
 
     @property
     def skipped(self) -> int:
@@ -155,7 +163,12 @@ class LoadSummary:
             f"{self.skipped_loaded} already loaded, {self.skipped_changed} changed, "
             f"{self.skipped_not_log} not log objects, {self.failed} unreadable"
         )
-        return text + (f"; {self.blank_lines} blank lines" if self.blank_lines else "")
+        if self.blank_lines:
+            text += f"; {self.blank_lines} blank lines"
+        if self.list_requests:
+            kind = "full" if self.full_listing else "incremental"
+            text += f"; {self.list_requests} LIST requests ({kind} listing)"
+        return text
 
 
 @dataclass(frozen=True)
@@ -168,6 +181,7 @@ class LogObject:
     last_modified: dt.datetime  # naive UTC
     read: Callable[[], Iterator[bytes]]
     path: Path | None = None  # local files only: DuckDB may read them itself
+    key: str = ""  # S3 objects only: the key in its bucket
 
 
 def is_log_object(file_name: str) -> bool:
@@ -372,7 +386,7 @@ class _S3Source:
     `file_name` is `object_name` of the key: the same whatever prefix the URL gives.
     """
 
-    def __init__(self, url: str, endpoint_url: str | None) -> None:
+    def __init__(self, url: str, endpoint_url: str | None, connections: int = 10) -> None:
         import boto3
         from botocore.config import Config
 
@@ -385,7 +399,10 @@ class _S3Source:
         # now and not reused from an earlier call in the same process.
         try:
             self.s3 = boto3.session.Session().client(
-                "s3", endpoint_url=endpoint_url, config=Config(retries={"mode": "standard"})
+                "s3",
+                endpoint_url=endpoint_url,
+                # a connection per thread reading ahead (botocore keeps 10 by default)
+                config=Config(retries={"mode": "standard"}, max_pool_connections=connections),
             )
         except ValueError as exc:  # botocore's "Invalid endpoint"
             raise LoadError(
@@ -393,6 +410,7 @@ class _S3Source:
                 "http://localhost:9000"
             ) from None
         self._call(lambda: self.s3.head_bucket(Bucket=bucket))
+        self.list_requests = 0
 
     def _call(self, request: Callable[[], object]) -> object:
         """Run one S3 request, turning failures into a LoadError that says what to do."""
@@ -423,30 +441,44 @@ class _S3Source:
                 )
         return LoadError(f"S3 request to {self.where} failed: {exc}")
 
-    def pages(self) -> Iterator[list[LogObject]]:
-        paginator = self.s3.get_paginator("list_objects_v2")
-        listing = iter(
-            paginator.paginate(
-                Bucket=self.bucket,
-                Prefix=self.prefix,
-                PaginationConfig={"PageSize": _LISTING_PAGE},
-            )
-        )
-        while True:
-            page = self._call(lambda: next(listing, None))
-            if page is None:
-                return
-            yield [
-                LogObject(
-                    file_name=object_name(item["Key"]),
-                    fingerprint="etag:" + item["ETag"].strip('"'),
-                    size=item["Size"],
-                    last_modified=_utc(item["LastModified"]),
-                    read=lambda key=item["Key"], etag=item["ETag"]: self._read(key, etag),
-                )
-                for item in page.get("Contents", [])
-                if not item["Key"].endswith("/")  # folder placeholders made by consoles
+    def pages(self, starts: dict[str, str] | None = None) -> Iterator[list[LogObject]]:
+        """The objects under the prefix, a listing page at a time; with `starts` (a stream's key
+        prefix -> the key to start after), only each of those streams from there."""
+        if starts is None:
+            listings = [(self.prefix, None)]
+        else:  # a stream is under the prefix, or the prefix ends inside a stream's name
+            listings = [
+                (stream if stream.startswith(self.prefix) else self.prefix, start)
+                for stream, start in sorted(starts.items())
+                if stream.startswith(self.prefix) or self.prefix.startswith(stream)
             ]
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for prefix, start in listings:
+            listing = iter(
+                paginator.paginate(
+                    Bucket=self.bucket,
+                    Prefix=prefix,
+                    **({"StartAfter": start} if start else {}),
+                    PaginationConfig={"PageSize": _LISTING_PAGE},
+                )
+            )
+            while True:
+                page = self._call(lambda listing=listing: next(listing, None))
+                if page is None:
+                    break
+                self.list_requests += 1
+                yield [
+                    LogObject(
+                        file_name=object_name(item["Key"]),
+                        fingerprint="etag:" + item["ETag"].strip('"'),
+                        size=item["Size"],
+                        last_modified=_utc(item["LastModified"]),
+                        read=lambda key=item["Key"], etag=item["ETag"]: self._read(key, etag),
+                        key=item["Key"],
+                    )
+                    for item in page.get("Contents", [])
+                    if not item["Key"].endswith("/")  # folder placeholders made by consoles
+                ]
 
     def _read(self, key: str, etag: str) -> Iterator[bytes]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -518,6 +550,17 @@ def open_database(database: str) -> duckdb.DuckDBPyConnection:
             ) from exc
         raise LoadError(f"cannot open the DuckDB file {database}: {exc}") from exc
     return con
+
+
+def _limit_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Set LOAD_MEMORY_LIMIT, and leave it: the checkpoint when the load closes the file
+    rewrites row groups, and without the limit it alone took RSS to 3.9 GB after 5M lines.
+    The setting is global: a caller sharing the DuckDB instance resets it after the load
+    (`s3logs run` does, before dbt builds)."""
+    try:
+        con.execute(f"set memory_limit = '{LOAD_MEMORY_LIMIT}'")
+    except duckdb.Error as exc:  # a shared instance that cannot free that much: load anyway
+        log.debug("DuckDB memory limit left as it was: %s", exc)
 
 
 def _connect(database: str) -> duckdb.DuckDBPyConnection:
@@ -874,6 +917,71 @@ def _record_failures(con: duckdb.DuckDBPyConnection, failures: list[tuple[str, s
     con.execute("commit")
 
 
+def _to_load(
+    pages: Iterable[list[LogObject]],
+    con: duckdb.DuckDBPyConnection,
+    summary: LoadSummary,
+    reload_changed: bool,
+    state: s3_reader.ListingState | None,
+) -> Iterator[tuple[LogObject, str | None]]:
+    """The listed objects to load, in listing order, each with the fingerprint it was loaded
+    with before (None: never loaded); the others are counted in the summary as skipped.
+
+    Objects are recognised by their AWS name (`object_id`), whatever folder or prefix reached
+    them: one loaded before is skipped, and the same object reached twice in one listing (two
+    folders, two prefixes) is loaded once. This run's objects are remembered for the whole run,
+    not per batch, because the S3 path reads ahead of the batch that commits them.
+    """
+    this_run: dict[str, tuple[str, str]] = {}  # object id -> (file_name, fingerprint)
+    for page in pages:
+        logs = [obj for obj in page if is_log_object(obj.file_name)]
+        for obj in page:
+            if not is_log_object(obj.file_name):
+                log.info("skipped %s: not an S3 access log object name", obj.file_name)
+                summary.skipped_not_log += 1
+        ids = [object_id(obj.file_name) for obj in logs]
+        known = _known_fingerprints(con, ids) if logs else {}
+        for obj, oid in zip(logs, ids, strict=True):
+            if state is not None:
+                state.seen(obj.key)
+            if oid in this_run:
+                name, fingerprint = this_run[oid]
+                if fingerprint == obj.fingerprint:
+                    summary.skipped_loaded += 1
+                else:
+                    log.warning(
+                        "skipped %s: an object of the same AWS name with other content was "
+                        "loaded from this source already (as %s); check where the two "
+                        "copies come from",
+                        obj.path or obj.key or obj.file_name,
+                        name,
+                    )
+                    summary.skipped_changed += 1
+                    summary.changed.append(obj.file_name)
+                continue
+            stored, previous = known.get(oid, (obj.file_name, None))
+            if previous == obj.fingerprint:
+                summary.skipped_loaded += 1
+                continue
+            if previous is not None and not reload_changed:
+                log.warning(
+                    "skipped %s: changed since it was loaded (%s, now %s); run the load "
+                    "with --reload-changed to replace its rows",
+                    obj.file_name,
+                    previous,
+                    obj.fingerprint,
+                )
+                summary.skipped_changed += 1
+                summary.changed.append(obj.file_name)
+                continue
+            if previous is not None:
+                log.warning("reloading %s: changed since it was loaded", obj.file_name)
+                # under the name its rows have (an older load's name is kept)
+                obj = dataclasses.replace(obj, file_name=stored)
+            this_run[oid] = (obj.file_name, obj.fingerprint)
+            yield obj, previous
+
+
 def load_logs(
     source: str,
     database: str | None = None,
@@ -883,6 +991,9 @@ def load_logs(
     progress: Callable[[LoadSummary], None] | None = None,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     native: bool = True,
+    readers: int = s3_reader.DEFAULT_READERS,
+    listing_margin_hours: float = s3_reader.DEFAULT_MARGIN_HOURS,
+    full_listing_hours: float = s3_reader.DEFAULT_FULL_LISTING_HOURS,
 ) -> LoadSummary:
     """Load every log object of `source` (a folder or `s3://bucket/prefix`) not loaded yet.
 
@@ -890,81 +1001,63 @@ def load_logs(
     `progress` is called with the running summary after each object; the files DuckDB reads
     itself count when their batch commits. `native=False` reads every object through Python,
     which gives the same rows more slowly: the tests compare the two.
+
+    S3 only: `readers` threads fetch objects ahead of the writer (1: one at a time, as it
+    comes); a load lists each source's keys from `listing_margin_hours` before the newest one
+    an earlier load saw, and the whole prefix when none did or its last full listing is
+    `full_listing_hours` old (see bootstrap/s3_reader.py).
     """
     started = time.monotonic()
     summary = LoadSummary()
+    s3 = None
     if source.startswith("s3://"):
-        pages = _S3Source(source, endpoint_url).pages()
+        s3 = _S3Source(source, endpoint_url, connections=max(readers, 10))
     else:
-        pages = _local_source(source)
+        local_pages = _local_source(source)
     con = _connect(database or default_database())
+    _limit_memory(con)
     try:
         con.execute(_CREATE_TABLES)
         _check_raw_table(con, database or default_database())
         _upgrade_history(con)
         batch = _Batch(con, summary, batch_bytes, native)
-        # objects of the open batch (not in the history yet): the same object reached twice
-        # in one listing (through two folders) is loaded once
-        in_batch: dict[str, tuple[str, str]] = {}
-        for page in pages:
-            logs = [obj for obj in page if is_log_object(obj.file_name)]
-            for obj in page:
-                if not is_log_object(obj.file_name):
-                    log.info("skipped %s: not an S3 access log object name", obj.file_name)
-                    summary.skipped_not_log += 1
-            ids = [object_id(obj.file_name) for obj in logs]
-            known = _known_fingerprints(con, ids) if logs else {}
-            for obj, oid in zip(logs, ids, strict=True):
-                if oid in in_batch:
-                    name, fingerprint = in_batch[oid]
-                    if fingerprint == obj.fingerprint:
-                        summary.skipped_loaded += 1
-                    else:
-                        log.warning(
-                            "skipped %s: an object of the same AWS name with other content was "
-                            "loaded from this source already (as %s); check where the two "
-                            "copies come from",
-                            obj.path or obj.file_name,
-                            name,
-                        )
-                        summary.skipped_changed += 1
-                        summary.changed.append(obj.file_name)
-                    continue
-                stored, previous = known.get(oid, (obj.file_name, None))
-                if previous == obj.fingerprint:
-                    summary.skipped_loaded += 1
-                    continue
-                if previous is not None and not reload_changed:
-                    log.warning(
-                        "skipped %s: changed since it was loaded (%s, now %s); run the load "
-                        "with --reload-changed to replace its rows",
-                        obj.file_name,
-                        previous,
-                        obj.fingerprint,
-                    )
-                    summary.skipped_changed += 1
-                    summary.changed.append(obj.file_name)
-                    continue
-                if previous is not None:
-                    log.warning("reloading %s: changed since it was loaded", obj.file_name)
-                    # under the name its rows have (an older load's name is kept)
-                    obj = dataclasses.replace(obj, file_name=stored)
-                in_batch[oid] = (obj.file_name, obj.fingerprint)
-                batch.add(obj, reload=previous is not None)
-                if batch.full:
-                    batch.commit()
-                    in_batch.clear()
-                if progress is not None:
-                    summary.seconds = time.monotonic() - started
-                    progress(summary)
+        state = None
+        if s3 is None:
+            wanted = _to_load(local_pages, con, summary, reload_changed, None)
+        else:
+            now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+            state = s3_reader.ListingState(con, f"s3://{s3.bucket}/{s3.prefix}")
+            plan = state.plan(
+                now, margin_hours=listing_margin_hours, full_listing_hours=full_listing_hours
+            )
+            summary.full_listing = plan.full
+            pages = s3.pages(plan.starts)
+            wanted = s3_reader.read_ahead(
+                _to_load(pages, con, summary, reload_changed, state), readers=readers
+            )
+        for obj, previous in wanted:
+            failed = summary.failed
+            batch.add(obj, reload=previous is not None)
+            if state is not None and summary.failed > failed:
+                state.unreadable(obj.key)
+            if batch.full:
+                batch.commit()
+            if progress is not None:
+                summary.seconds = time.monotonic() - started
+                progress(summary)
         batch.commit()
         _record_failures(con, summary.failures)
+        if s3 is not None:
+            summary.list_requests = s3.list_requests
+            state.save(plan, now)
     except BaseException:
         # Closing would roll back too; saying so keeps the no-partial-object rule visible.
         with contextlib.suppress(duckdb.Error):  # no transaction open: nothing to undo
             con.execute("rollback")
         raise
     finally:
+        if s3 is not None and "wanted" in locals():
+            wanted.close()  # stops the threads reading ahead
         with contextlib.suppress(duckdb.Error):
             con.execute("reset preserve_insertion_order")
         con.close()
@@ -1028,8 +1121,14 @@ def console_load(source: str, database: str | None = None, **options) -> LoadSum
 @source_options(
     "DuckDB file to load into (created if missing); the dbt profile reads the same variable."
 )
+@listing_options()
 def load(
-    source: str, database: str, endpoint_url: str | None, reload_changed: bool, keep_going: bool
+    source: str,
+    database: str,
+    endpoint_url: str | None,
+    reload_changed: bool,
+    keep_going: bool,
+    **s3: float,
 ) -> None:
     """Append S3 server access log lines from SOURCE to the raw table of a DuckDB file.
 
@@ -1079,7 +1178,7 @@ def load(
     started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     try:
         summary = console_load(
-            source, database, endpoint_url=endpoint_url, reload_changed=reload_changed
+            source, database, endpoint_url=endpoint_url, reload_changed=reload_changed, **s3
         )
     except LoadError as exc:
         raise click.ClickException(str(exc)) from exc

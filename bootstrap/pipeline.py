@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bootstrap import interrupts
-from bootstrap.options import DATABASE_ENV, source_options
+from bootstrap.options import DATABASE_ENV, listing_options, source_options
 
 # bootstrap.loader (DuckDB and Arrow: a quarter of a second to import) is imported where it is
 # used, so that `s3logs run` starts its loader process first.
@@ -329,12 +329,15 @@ class Pipeline:
         later_select: Sequence[str] = LATER_SELECT,
         show_progress: bool = False,
         more_cycles: bool = False,
+        s3_options: dict | None = None,
     ) -> None:
         # Absolute: the loader of a first cycle runs in a child process, dbt reads the path
         # from the environment; both must mean the files the user named from where they are.
         self.source = source if source.startswith("s3://") else os.path.abspath(source)
         self.database = os.path.abspath(database)
         self.endpoint_url, self.reload_changed = endpoint_url, reload_changed
+        # readers, listing_margin_hours, full_listing_hours (`s3logs load --help`)
+        self.s3_options = dict(s3_options or {})
         self.project_dir = Path(project_dir)
         self.options = [
             "--project-dir",
@@ -416,6 +419,7 @@ class Pipeline:
             "database": self.database,
             "endpoint_url": self.endpoint_url,
             "reload_changed": self.reload_changed,
+            **self.s3_options,
         }
 
     def cycle(self) -> CycleResult:
@@ -447,6 +451,8 @@ class Pipeline:
             else:
                 hold = _hold(self.database)
                 load = _load(self._load_options(), self.show_progress)
+                # the loader caps DuckDB's memory (global to the instance); dbt needs more
+                hold.execute("reset memory_limit")
             if self.cycles > 1:
                 self._unmerged_lines += load.lines
             elif load.lines < MERGE_ROWS or not self.more_cycles:
@@ -546,6 +552,7 @@ def _with_detections(later_select: Sequence[str], detect: bool) -> list[str]:
 
 @click.command("run")
 @source_options("DuckDB file to load into and build on (created if missing).")
+@listing_options()
 @click.option(
     "--every",
     type=click.FloatRange(min=1),
@@ -566,12 +573,14 @@ def run(
     keep_going: bool,
     every: float | None,
     cycles: int | None,
+    **s3_options: float,
 ) -> None:
     """Load new log objects from SOURCE, then `dbt build` the project on them, in one process.
 
     What `s3logs load SOURCE` followed by `dbt build --exclude-resource-type unit_test` does,
-    faster: dbt starts while the loader works. SOURCE, --database, --endpoint-url and
-    --reload-changed mean what they mean for `s3logs load` (see `s3logs load --help`).
+    faster: dbt starts while the loader works. SOURCE, --database, --endpoint-url,
+    --reload-changed and the S3 reading options mean what they mean for `s3logs load` (see
+    `s3logs load --help`).
 
     With --every, a schedule in one process (the local stand-in for Snowpipe plus a scheduled
     `dbt build`): dbt stays loaded and the project is parsed again only when one of its files
@@ -596,6 +605,7 @@ def run(
         reload_changed=reload_changed,
         show_progress=True,
         more_cycles=every is not None and cycles != 1,
+        s3_options=s3_options,
     )
     ok = False
     failed_objects = False

@@ -162,3 +162,20 @@ def test_detections_bench_times_the_build_with_and_without_the_detection_layer(t
     assert not [uid for uid in res["nodes"] if "s3_access_logs_v2" in uid]
     assert "Detections: full dbt build of 3,000 lines" in res["summary"]
     assert "target <= +20%" in res["summary"]
+
+
+def test_loader_bench_counts_add_up(tmp_path):
+    from bootstrap import bench_loader
+
+    res = bench_loader.loader_bench(
+        objects=40, latency_ms=5, readers=4, days=30, backfill_lines=2_000, workdir=str(tmp_path)
+    )
+    first, later, backfill = res.s3_first, res.s3_later, res.backfill
+    assert (first.objects, first.full_listing, first.list_requests) == (40, True, 1)
+    assert first.lines > 40 * 9 and first.peak_rss_mb > 0 and first.server_cpu_seconds > 0
+    # one new object per source; one LIST request per source
+    assert (later.objects, later.full_listing, later.list_requests) == (4, False, 4)
+    assert (backfill.lines, backfill.objects) == (2_000, res.backfill_objects)
+    text = bench_loader.describe_loader(res)
+    assert "LIST requests" in text and "peak RSS" in text and "incremental listing" in text
+    assert list(tmp_path.iterdir()) == []  # the work folder is removed
