@@ -201,7 +201,7 @@ def test_a_crash_mid_batch_while_reading_ahead_leaves_nothing_of_that_batch(
         load_logs(url, str(db), endpoint_url=s3_endpoint, readers=8, batch_bytes=batch)
     # two batches committed; nothing of the third (objects 5 and 6), though 6-8 were read ahead
     assert rows(db, "select count(*), max(file_name) from main.s3_access_logs_raw") == [
-        (40, keys[3][len("access/") :])
+        (40, loader.object_name(keys[3]))
     ]
     assert rows(db, "select count(*) from main.s3_access_logs_load_history") == [(4,)]
     assert rows(db, f"select count(*) from {s3_reader.STATE_TABLE}") == [(0,)]  # not advanced
@@ -370,8 +370,8 @@ def test_late_objects_inside_the_margin_load_next_time_and_the_others_at_the_ful
     loaded = {
         name for (name,) in rows(db, "select file_name from main.s3_access_logs_load_history")
     }
-    assert inside[len("access/") :] in loaded
-    assert outside[len("access/") :] not in loaded
+    assert loader.object_name(inside) in loaded
+    assert loader.object_name(outside) not in loaded
 
     # once the last full listing is older than --full-listing-hours (6), the next load lists
     # everything and finds it
@@ -384,7 +384,7 @@ def test_late_objects_inside_the_margin_load_next_time_and_the_others_at_the_ful
     loaded = {
         name for (name,) in rows(db, "select file_name from main.s3_access_logs_load_history")
     }
-    assert outside[len("access/") :] in loaded
+    assert loader.object_name(outside) in loaded
     # and the next one is incremental again
     assert load_logs(url, str(db), endpoint_url=s3_endpoint).full_listing is False
 
