@@ -539,7 +539,10 @@ def test_a_backfills_part_filled_row_groups_wait_for_the_schedules_next_merge(
     source = tmp_path / "logs"
     source.mkdir()
     for i in range(60):
-        (source / f"access-2026-01-01-00-{i:02d}-00-{i:04X}").write_text("line\n" * 5_000)
+        # distinct lines: the same text at the same line numbers of two objects is what the
+        # test assert_no_object_loaded_twice reports as one object loaded twice
+        lines = "".join(f"line {i} {n}\n" for n in range(5_000))
+        (source / f"access-2026-01-01-00-{i:02d}-00-{i:04X}").write_text(lines)
     row_groups = {}
     for more_cycles in (True, False):
         project = copy_project(tmp_path / f"project-{more_cycles}")
