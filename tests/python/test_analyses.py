@@ -497,7 +497,9 @@ def _at(text: str) -> dt.datetime:
 # planted signal and little else. The bounds hold with a margin for the demo's own traffic.
 MAX_DEFAULT_ROWS = {
     "presigned": 3,
-    "insecure": 3,
+    # the legacy client's three (SigV2, old TLS, plain HTTP) and the demo's own weak_transport
+    # incident (SigV2 over TLS 1.0: two rows)
+    "insecure": 5,
     "cross_account": 8,
     "delete_bursts": 1,
     "denied_scans": 1,
@@ -548,6 +550,8 @@ def test_insecure_transport_finds_sigv2_old_tls_and_plain_http(demo: dict) -> No
     assert all(row["requests"] == truth["requests"] for row in found.values())
     assert found[("sigv2", truth["remote_ip"])]["protocols"] == "TLSv1.1 / SigV2"
     assert found[("no_tls", truth["plain_http_ip"])]["protocols"] == "none / SigV4"
+    weak = demo["incidents"]["weak_transport"]
+    assert weak["principal"] in {row["principal"] for row in demo["shown"]["insecure"]}
 
 
 def test_cross_account_access_names_the_partner_and_the_scanner(demo: dict) -> None:
@@ -576,7 +580,11 @@ def test_configuration_changes_list_access_first_and_the_logging_change(demo: di
     assert set(mine) == set(truth["operations"])
     assert mine["REST.DELETE.PUBLIC_ACCESS_BLOCK"]["kind"] == "access"
     assert mine["REST.PUT.LOGGING_STATUS"]["remote_ips"] == truth["remote_ip"]
-    (logging_change,) = demo["shown"]["settings_logging"]
+    logging_changes = {row["principal"]: row for row in demo["shown"]["settings_logging"]}
+    # the planted change and the demo's own config_tampering incident, nothing else
+    tampering = demo["incidents"]["config_tampering"]
+    assert set(logging_changes) == {truth["principal"], tampering["principal"]}
+    logging_change = logging_changes[truth["principal"]]
     assert logging_change["api_action"] == "PutBucketLogging"
     assert logging_change["principal"] == truth["principal"]
     assert logging_change["is_success"] is True
