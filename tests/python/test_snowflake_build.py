@@ -309,7 +309,7 @@ def test_bootstrap_and_dbt_name_the_same_objects(
     project = _project(tmp_path / "project", fakesnow_kwargs, SCHEMA)
     project.dbt("parse", "--target", "snowflake_fake")
     manifest = json.loads((project.root / "target" / "manifest.json").read_text())
-    (source,) = manifest["sources"].values()
+    source = manifest["sources"]["source.s3logs.s3logs.s3_access_logs_raw"]
     read = _resolved(sqlglot.to_table(source["relation_name"], dialect="snowflake"))
     assert read == created == ("SECURITY", "S3LOGS", "S3_ACCESS_LOGS_RAW")
     out = project.dbt(
