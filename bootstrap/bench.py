@@ -994,7 +994,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Benchmark the S3 access log parser against the Snowflake quickstart's UDTF "
             "(AWS's Athena regex), and the local pipeline from log files to the v2 model "
             "(s3logs load + dbt on DuckDB), incremental run included. Prints the figures and "
-            "the targets (>= 100,000 lines/s end to end; incremental <= 10%% of a full build)."
+            "the targets (>= 100,000 lines/s end to end; incremental <= 10% of a full build)."
         ),
     )
     ap.add_argument(

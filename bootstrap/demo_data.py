@@ -17,14 +17,20 @@ TLS 1.0. Delivery is best-effort as in AWS: a few records arrive hours late or t
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import json
 import os
 import random
 import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import click
 
@@ -409,27 +415,38 @@ def _object_key(bucket: str, layout: str, delivered: dt.datetime, unique: str) -
     return f"s3-partitioned/{synth.ACCOUNT}/{REGION}/{bucket}/{delivered:%Y/%m/%d}/{name}"
 
 
-def _prepare(folder: Path) -> None:
-    """Make `folder` empty, but only delete what an earlier demo-data run wrote."""
+def _prepare(folder: Path) -> Path:
+    """Check that `folder` may be replaced (only what an earlier demo-data run wrote is ever
+    deleted) and make the folder the set is written in first: a hidden sibling, renamed to
+    `folder` once complete, so that an interrupted run leaves the old set (or nothing)."""
     if folder.exists() and not folder.is_dir():
         raise click.ClickException(f"{folder} is a file; give --out a folder")
     try:
-        _empty(folder)
+        _check_replaceable(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.writing-", dir=folder.parent))
+        work.chmod(0o755)  # mkdtemp makes it private; the set is not
+        return work
     except OSError as exc:
         raise click.ClickException(
             f"cannot prepare {folder}: {exc.strerror or exc}; give --out a writable folder"
         ) from None
 
 
-def _empty(folder: Path) -> None:
-    if folder.exists() and any(folder.iterdir()):
-        if not (folder / MARKER).is_file():
-            raise click.ClickException(
-                f"{folder} is not empty and was not written by demo-data (no {MARKER}); "
-                "choose another --out or empty it yourself"
-            )
+def _check_replaceable(folder: Path) -> None:
+    if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).is_file():
+        raise click.ClickException(
+            f"{folder} is not empty and was not written by demo-data (no {MARKER}); "
+            "choose another --out or empty it yourself"
+        )
+
+
+def _replace(folder: Path, work: Path) -> None:
+    """Put the complete set in `work` where `folder` was."""
+    if folder.exists():
+        _check_replaceable(folder)
         shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    work.rename(folder)
 
 
 def generate(
@@ -439,15 +456,34 @@ def generate(
     days: int = 3,
     lines: int = 200_000,
     start: dt.datetime = DEFAULT_START,
+    progress: Callable[[Progress], None] | None = None,
 ) -> DemoSummary:
     """Write the demo log set into `folder` (replacing an earlier one) and its incidents.json.
 
     Same arguments, same bytes. `lines` is approximate: traffic is drawn around it.
+    `progress` is called after each five-minute slot of traffic with what is written so far.
     """
     if days < 1 or lines < 1:
         raise click.ClickException("--days and --lines must be at least 1")
     folder = Path(folder)
-    _prepare(folder)
+    work = _prepare(folder)
+    try:
+        summary = _write(work, seed, days, lines, start, progress)
+        _replace(folder, work)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return dataclasses.replace(summary, folder=folder)
+
+
+def _write(
+    folder: Path,
+    seed: int,
+    days: int,
+    lines: int,
+    start: dt.datetime,
+    progress: Callable[[Progress], None] | None,
+) -> DemoSummary:
     rng = random.Random(seed)
     actors = _actors(rng)
     keys = {bucket: [synth.key(rng) for _ in range(400)] for bucket, _, _ in BUCKETS}
@@ -504,6 +540,8 @@ def generate(
             os.utime(path, (stamp, stamp))
             objects += 1
             written += len(out)
+        if progress is not None:
+            progress(Progress(i + 1, slots, slots // days, objects, written))
 
     ground_truth = {
         "generator": "s3logs demo-data",
@@ -521,6 +559,51 @@ def generate(
         "`s3logs load`.\nincidents.json holds the ground truth of the planted incidents.\n"
     )
     return DemoSummary(folder, objects, written, malformed, truths)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far `generate` got: slots of five minutes written of all, lines and objects."""
+
+    slots: int
+    total_slots: int
+    slots_a_day: int
+    objects: int
+    lines: int
+
+
+class _Status:
+    """demo-data's progress on stderr: on a terminal, a status line redrawn at most five times
+    a second; elsewhere (a log file, CI), one line per day of traffic written."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self.last = None  # time.monotonic() of the last redraw
+        self.shown = False
+
+    def __call__(self, done: Progress) -> None:
+        day, rest = divmod(done.slots, done.slots_a_day)
+        days = done.total_slots // done.slots_a_day
+        text = (
+            f"{done.lines:,} lines in {done.objects:,} objects "
+            f"({100 * done.slots / done.total_slots:.0f}% of {days} days)"
+        )
+        if not self.live:
+            if rest == 0:
+                click.echo(f"day {day} of {days} written: {text}", file=self.stream)
+            return
+        now = time.monotonic()
+        if self.last is not None and now - self.last < 0.2 and done.slots < done.total_slots:
+            return
+        self.last = now
+        click.echo(f"\r\x1b[K{text}", file=self.stream, nl=False)
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            click.echo("\r\x1b[K", file=self.stream, nl=False)
+            self.shown = False
 
 
 @click.command("demo-data")
@@ -543,8 +626,16 @@ def demo_data(out: str, seed: int, days: int, lines: int) -> None:
     a download burst from a new IP, an access-denied scan, anonymous reads of one object,
     access from a new network, bucket settings tampered with, SigV2 over TLS 1.0) is written
     to incidents.json in the same folder. Next: `s3logs load`, then `dbt build`.
+
+    Progress goes to stderr: a status line on a terminal, a line per day of traffic otherwise.
+    The set is written beside --out and takes its place once complete: an interrupted run
+    leaves the earlier set as it was.
     """
-    summary = generate(out, seed=seed, days=days, lines=lines)
+    status = _Status(sys.stderr)
+    try:
+        summary = generate(out, seed=seed, days=days, lines=lines, progress=status)
+    finally:
+        status.clear()
     click.echo(
         f"wrote {summary.lines:,} lines in {summary.objects:,} objects to {summary.folder} "
         f"({summary.malformed_lines} malformed on purpose); "

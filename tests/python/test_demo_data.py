@@ -167,3 +167,68 @@ def test_refuses_to_replace_a_folder_it_did_not_write(tmp_path: Path) -> None:
     with pytest.raises(click.ClickException, match="not written by demo-data"):
         generate(tmp_path, days=1, lines=10)
     assert (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+def test_progress_reports_every_slot_up_to_the_whole_set(tmp_path: Path) -> None:
+    seen = []
+    summary = generate(tmp_path / "logs", seed=3, days=2, lines=2_000, progress=seen.append)
+    assert [p.slots for p in seen] == list(range(1, 2 * 288 + 1))
+    assert all(p.total_slots == 2 * 288 and p.slots_a_day == 288 for p in seen)
+    lines = [p.lines for p in seen]
+    assert lines == sorted(lines) and lines[-1] == summary.lines
+    assert seen[-1].objects == summary.objects
+
+
+def test_cli_prints_a_line_per_day_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bootstrap.demo_data import demo_data
+
+    ran = CliRunner().invoke(
+        demo_data, ["--out", str(tmp_path / "logs"), "--days", "3", "--lines", "3000"]
+    )
+    assert ran.exit_code == 0, ran.output
+    days = [line for line in ran.output.splitlines() if line.startswith("day ")]
+    assert [d.split(" written")[0] for d in days] == ["day 1 of 3", "day 2 of 3", "day 3 of 3"]
+    assert "(100% of 3 days)" in days[-1] and "\r" not in ran.output
+
+
+def test_status_line_on_a_terminal_redraws_in_place_and_is_cleared(tmp_path: Path) -> None:
+    import io
+
+    from bootstrap.demo_data import _Status
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    status = _Status(out)
+    generate(tmp_path / "logs", seed=3, days=1, lines=500, progress=status)
+    status.clear()
+    text = out.getvalue()
+    assert "day " not in text and "\n" not in text
+    assert text.count("\r\x1b[K") >= 2 and text.endswith("\r\x1b[K")
+    assert "(100% of 1 days)" in text  # the last slot is always drawn
+
+
+def test_an_interrupted_run_leaves_the_earlier_set_and_nothing_half_written(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "logs"
+    generate(folder, seed=3, days=1, lines=1_000)
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+    def stop(done: object) -> None:
+        if done.slots == 100:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate(folder, seed=4, days=1, lines=1_000, progress=stop)
+    after = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]
+    # and a complete run still replaces the set
+    generate(folder, seed=4, days=1, lines=1_000)
+    assert json.loads((folder / "incidents.json").read_text())["seed"] == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]
