@@ -994,6 +994,7 @@ def load_logs(
     readers: int = s3_reader.DEFAULT_READERS,
     listing_margin_hours: float = s3_reader.DEFAULT_MARGIN_HOURS,
     full_listing_hours: float = s3_reader.DEFAULT_FULL_LISTING_HOURS,
+    before_open: Callable[[str], None] | None = None,
 ) -> LoadSummary:
     """Load every log object of `source` (a folder or `s3://bucket/prefix`) not loaded yet.
 
@@ -1006,6 +1007,9 @@ def load_logs(
     comes); a load lists each source's keys from `listing_margin_hours` before the newest one
     an earlier load saw, and the whole prefix when none did or its last full listing is
     `full_listing_hours` old (see bootstrap/s3_reader.py).
+
+    `before_open` is called with the database path once the source is found usable, before
+    the file is opened (and created if missing): a source that is not usable creates nothing.
     """
     started = time.monotonic()
     summary = LoadSummary()
@@ -1014,6 +1018,8 @@ def load_logs(
         s3 = _S3Source(source, endpoint_url, connections=max(readers, 10))
     else:
         local_pages = _local_source(source)
+    if before_open is not None:
+        before_open(database or default_database())
     con = _connect(database or default_database())
     _limit_memory(con)
     try:

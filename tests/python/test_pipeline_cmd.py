@@ -83,6 +83,19 @@ def test_cycles_build_what_a_full_refresh_builds(cycles: dict) -> None:
     assert raw == v2 + len(cycles["full"]["s3_access_logs_quarantine"]) > 0
 
 
+def test_a_cycle_says_where_its_time_went(cycles: dict) -> None:
+    first, second, _ = cycles["cycles"]
+    assert first.parsed and 0 < first.parse_seconds <= first.load_seconds
+    assert 0 < first.load.seconds <= first.load_seconds
+    assert f"loaded in {first.load.seconds:.1f} s while dbt parsed the project in " in (
+        first.describe()
+    )
+    assert not second.parsed and second.parse_seconds == 0
+    assert f"loaded in {second.load_seconds:.1f} s (project unchanged: not parsed); " in (
+        second.describe()
+    )
+
+
 def test_first_cycle_parses_and_builds_everything_later_ones_the_parse_model(cycles: dict) -> None:
     first, second, third = cycles["cycles"]
     assert first.parsed and not second.parsed and not third.parsed
@@ -286,6 +299,8 @@ def test_missing_source_stops_with_a_message(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "nowhere" in done.stderr and done.stderr.startswith("Error:")
+    # as `s3logs load` does, a source that is not there creates no database file
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_project_signature_follows_what_dbt_reads(tmp_path: Path) -> None:
@@ -562,6 +577,15 @@ def test_run_reports_objects_that_could_not_be_read_and_exits_3(tmp_path: Path) 
     assert done.returncode == loader.EXIT_FAILED_OBJECTS, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     assert "1 objects could not be read" in done.stderr
+    # the loader's own summary line, as `s3logs load` prints it, then where the cycle's time went
+    assert re.search(r"^loaded \d+ objects \(0 reloaded\), [\d,]+ lines, ", done.stderr, re.M)
+    assert "1 unreadable" in done.stderr
+    assert re.search(
+        r"^cycle 1: \d+ objects, [\d,]+ lines loaded in [\d.]+ s while dbt parsed the project "
+        r"in [\d.]+ s; dbt build in [\d.]+ s \(",
+        done.stderr,
+        re.M,
+    ), done.stderr[-3000:]
     # the build reports them: the test on the failed-objects table warns, the build passes
     output = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout)
     assert re.search(r"WARN 1 assert_no_failed_log_objects", output), output[-3000:]
