@@ -1,8 +1,9 @@
 """`s3logs parse`: files or stdin in, one JSON object (or CSV row) per input line out.
 
-Spec: reads files and stdin (`-` or no argument), `.gz` transparently; one output record per
-input line in input order, with the contract and derived columns; timestamps ISO 8601 UTC with
-`Z`; a rejected line gives {"error", "line_number", "raw"}; a summary on stderr; `--format csv`;
+Spec: reads files and stdin (`-` or no argument), gzip by content in both; one output record per
+input line in input order (blank lines skipped and counted, as the loader skips them), with the
+contract and derived columns; timestamps ISO 8601 UTC with `Z`; a rejected line gives
+{"error", "file", "line_number", "raw"}; a summary on stderr; `--format csv`;
 exit 0 even with rejections; a clear message (no traceback) and a non-zero exit for a file that
 cannot be read.
 """
@@ -94,7 +95,7 @@ def test_file_gives_one_json_object_per_line_in_input_order(log_file):
     assert len(out) == 3
     assert set(out[0]) >= KEYS
     assert {k: out[0][k] for k in KEYS} == EXPECTED_VALID
-    assert {"error", "line_number", "raw"} <= set(out[1])
+    assert set(out[1]) == {"error", "file", "line_number", "raw"}
     assert out[2]["operation"] == "S3.EXPIRE.OBJECT"
     assert out[2]["requested_at"] == "2024-06-22T00:59:59Z"
     assert out[2]["remote_ip"] is None
@@ -244,7 +245,12 @@ def test_real_process_reads_stdin_and_writes_json_lines():
     assert proc.returncode == 0, proc.stderr
     out = objects(proc.stdout)
     assert {k: out[0][k] for k in KEYS} == EXPECTED_VALID
-    assert out[1] == {"error": "no bracketed time field", "line_number": 2, "raw": BAD}
+    assert out[1] == {
+        "error": "no bracketed time field",
+        "file": "-",
+        "line_number": 2,
+        "raw": BAD,
+    }
     assert "1 rejected" in proc.stderr
 
 
@@ -284,3 +290,104 @@ def test_s3logs_lists_every_command_and_imports_only_the_one_that_runs() -> None
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_error_record_names_the_file_it_came_from(tmp_path, log_file):
+    second = tmp_path / "second.log"
+    second.write_text(f"{VALID}\n{BAD}\n", encoding="utf-8")
+    out = objects(run([str(log_file), str(second)]).stdout)
+    errors = [(o["file"], o["line_number"]) for o in out if "error" in o]
+    assert errors == [(str(log_file), 2), (str(second), 2)]
+    assert "file" not in out[0]  # parsed records keep their columns only
+    from_stdin = objects(run(["-"], stdin=f"{BAD}\n").stdout)
+    assert from_stdin[0]["file"] == "-"
+
+
+def test_csv_error_rows_name_the_file(log_file):
+    rows = list(csv.DictReader(io.StringIO(run(["--format", "csv", str(log_file)]).stdout)))
+    assert [r["file"] for r in rows] == ["", str(log_file), ""]
+    assert rows[1]["line_number"] == "2" and rows[1]["bucket"] == ""
+
+
+@pytest.mark.parametrize("members", [1, 2])
+def test_gzip_on_stdin_is_decompressed(members):
+    data = b"".join(gzip.compress(f"{VALID}\n{BAD}\n".encode()) for _ in range(members))
+    result = CliRunner().invoke(parse, [], input=data, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    out = objects(result.stdout)
+    assert [("error" in o) for o in out] == [False, True] * members
+    assert {k: out[0][k] for k in KEYS} == EXPECTED_VALID
+
+
+def test_gzip_piped_to_a_real_process_is_decompressed(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "bootstrap.cli", "parse"],
+        input=gzip.compress(f"{VALID}\n{OLD}\n".encode()),
+        capture_output=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = objects(proc.stdout.decode())
+    assert [o["bucket"] for o in out] == ["media-assets", "media-assets"]
+    assert b"2 parsed, 0 rejected" in proc.stderr
+
+
+def test_input_of_one_or_no_bytes_is_read():
+    assert objects(run([], stdin="").stdout) == []
+    (only,) = objects(run([], stdin="x").stdout)
+    assert only["raw"] == "x" and only["line_number"] == 1
+
+
+def test_corrupt_gzip_on_stdin_exits_non_zero_without_a_traceback():
+    data = gzip.compress((VALID + "\n").encode() * 50)[:60]
+    result = CliRunner().invoke(parse, [], input=data)
+    assert result.exit_code == 1
+    assert "cannot read -" in result.stderr
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_blank_lines_are_skipped_as_the_loader_skips_them_and_keep_the_numbering(tmp_path):
+    path = tmp_path / "2024-06-21-00-00-00-ABCDEF0123456789"
+    path.write_bytes(f"{VALID}\n\n\r\n{BAD}\n   \n{OLD}\r\r\n".encode())
+    result = run([str(path)])
+    out = objects(result.stdout)
+    # lines 2 and 3 are blank (one \r dropped): no record; a line of spaces is a rejected record
+    assert [o.get("line_number") for o in out] == [None, 4, 5, None]
+    assert out[1]["raw"] == BAD and out[2] == {
+        "error": "empty line",
+        "file": str(path),
+        "line_number": 5,
+        "raw": "   ",
+    }
+    assert "2 parsed, 2 rejected, 2 blank lines skipped" in result.stderr
+
+
+def test_parse_sees_the_lines_the_loader_loads(tmp_path):
+    """One rule for lines: the raw rows `s3logs load` writes are the lines `s3logs parse` reads,
+    with the same line numbers (blank lines skipped, one trailing \r dropped, others kept)."""
+    import duckdb
+
+    from bootstrap.loader import load_logs
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    path = folder / "2024-06-21-00-00-00-ABCDEF0123456789"
+    text = f"\n{VALID}\r\n\r\n \n{BAD}\r\r\n\n{OLD}\n\t\n{VALID}"
+    path.write_bytes(text.encode())
+    (folder / "2024-06-21-00-05-00-ABCDEF0123456789.gz").write_bytes(gzip.compress(text.encode()))
+    database = tmp_path / "db.duckdb"
+    load_logs(str(folder), str(database))
+    with duckdb.connect(str(database), read_only=True) as con:
+        loaded = con.execute(
+            "select file_name, file_row_number, raw from s3_access_logs_raw order by all"
+        ).fetchall()
+    parsed = []
+    for name in sorted(p.name for p in folder.iterdir()):
+        with open(folder / name, "rb") as raw:
+            for number, line, obj in parse_cmd.parse_lines(parse_cmd.text_stream(raw), name):
+                if obj is not None:
+                    parsed.append((name, number, line))
+    assert sorted(parsed) == loaded
+    assert len(loaded) == 2 * 6
