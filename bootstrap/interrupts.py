@@ -14,6 +14,7 @@ SIGINT. So SIGTERM is blocked in the process's threads, and one thread waits for
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -56,8 +57,35 @@ def unblock_in_child() -> None:
 
 # While set (see deferred()), a signal is noted and passed on, not raised.
 _deferred_to: Callable[[], None] | None = None
-# Whether a dbt build is running in this thread (see _interrupt).
+# Whether a dbt build is running in this thread (see _interrupt and dbt_build).
 in_dbt_build = False
+
+
+@contextlib.contextmanager
+def dbt_build() -> Iterator[None]:
+    """Around a dbt build in this thread: an interrupt raised in it stops the build.
+
+    The interrupt is also a dbt exception there (see _interrupt), so any `except Exception`
+    it lands in catches it. The likeliest such place is logging, which prints a "Logging
+    error" traceback and goes on: the build then ran to its end and the interrupt was lost.
+    Here the logging handlers pass an interrupt on instead; and whatever swallowed it, the
+    caller sees `received` set after the build and stops (see Pipeline.cycle).
+    """
+    global in_dbt_build
+    report = logging.Handler.handleError
+
+    def pass_interrupts_on(handler: logging.Handler, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            raise  # the interrupt emit() is handling
+        report(handler, record)
+
+    logging.Handler.handleError = pass_interrupts_on  # type: ignore[method-assign]
+    in_dbt_build = True
+    try:
+        yield
+    finally:
+        in_dbt_build = False
+        logging.Handler.handleError = report  # type: ignore[method-assign]
 
 
 def _on_sigint(signum: int, frame: object) -> None:

@@ -504,11 +504,8 @@ class Pipeline:
                     *_with_detections(self.later_select, detect),
                 ]
             detection_started = time.monotonic()
-            interrupts.in_dbt_build = True
-            try:
+            with interrupts.dbt_build():
                 result = dbtRunner(manifest=self._manifest).invoke(args)
-            finally:
-                interrupts.in_dbt_build = False
         finally:
             try:
                 _release_duckdb()
@@ -520,7 +517,9 @@ class Pipeline:
         merged = merge and result.success
         if merged:
             self._unmerged_lines = 0
-        if isinstance(result.exception, KeyboardInterrupt):  # dbt returns it as a result
+        # dbt returns the interrupt as a result; one that code in dbt caught and swallowed
+        # still interrupted the command
+        if isinstance(result.exception, KeyboardInterrupt) or interrupts.received is not None:
             raise KeyboardInterrupt
         self.phase = ""
         ended = time.perf_counter()

@@ -633,3 +633,117 @@ def test_an_interrupted_child_load_is_an_interrupt() -> None:
     )
     with pytest.raises(pipeline.PipelineError, match="disk full"):
         pipeline._finish_child_load(failing)
+
+
+def _start_run(tmp_path: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bootstrap.cli", "run", "logs", "--database", "db.duckdb", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(pipeline.__file__).parents[1])},
+        # as from a terminal (see test_ctrl_c_between_cycles_stops_with_130)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def _finish(process: subprocess.Popen) -> tuple[str, str]:
+    try:
+        return process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupt_during_the_build_ends_in_one_line_with_128_plus_signal(
+    tmp_path: Path, sig: int, status: int
+) -> None:
+    demo_data.generate(tmp_path / "logs", seed=6, days=1, lines=3_000)
+    run = _start_run(tmp_path)
+    assert run.stdout is not None
+    seen = []
+    for line in run.stdout:  # dbt's first node of the build: the load is committed by then
+        seen.append(line)
+        if re.search(r"\b1 of \d+ START\b", line):
+            break
+    else:
+        pytest.fail("the build never started: " + "".join(seen) + run.stderr.read())
+    run.send_signal(sig)
+    out, err = _finish(run)
+    assert run.returncode == status, "".join(seen) + out + err
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted (") and "stopped during its dbt build" in last, err
+    assert "its load was committed" in last and "run `s3logs run` again" in last
+    # what the line says was committed is there, and a rerun loads nothing twice
+    with duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True) as con:
+        (raw,) = con.execute("select count(*) from s3_access_logs_raw").fetchone()
+    lines = int(re.search(r"objects, ([\d,]+) lines\)", last).group(1).replace(",", ""))
+    assert raw == lines > 0
+    again = _s3logs("run", "logs", "--database", "db.duckdb", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert re.search(r"^cycle 1: 0 objects, 0 lines loaded", again.stderr, re.M)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped by its new parent, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_loader_child_dies_with_a_killed_run_and_its_batch_is_rolled_back(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of `s3logs run` while its child process loads: no orphan goes on loading (it
+    finished the load and died of a broken pipe before), and a rerun loads every line once."""
+    import time
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    lines = 0
+    for i in range(600):  # enough that the child is still loading when its parent is killed
+        body = "".join(f"line {i} {n}\n" for n in range(2_000))
+        (folder / f"2026-03-02-10-{i // 60:02d}-{i % 60:02d}-ORPHAN{i:04d}").write_text(body)
+        lines += 2_000
+    (folder / "0-README").write_text("not a log\n")  # listed first: its note says it began
+    run = _start_run(tmp_path)
+    assert run.stderr is not None
+    first = run.stderr.readline()  # written by the child's loader
+    assert "0-README" in first, first
+    children = _children(run.pid)
+    assert len(children) == 1, children
+    (child,) = children
+    run.kill()
+    run.communicate(timeout=60)
+    deadline = time.monotonic() + 60
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child), "the loader child outlived its killed parent"
+    with duckdb.connect(str(tmp_path / "db.duckdb")) as con:
+        (raw,) = con.execute("select count(*) from s3_access_logs_raw").fetchone()
+    assert raw < lines  # it stopped part way (whole batches only: see test_loader)
+    again = _s3logs("load", "logs", "--database", "db.duckdb", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    with duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True) as con:
+        counts = con.execute(
+            "select count(*), count(distinct (file_name, file_row_number)) from s3_access_logs_raw"
+        ).fetchone()
+    assert counts == (lines, lines)
