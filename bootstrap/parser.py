@@ -105,6 +105,10 @@ _NULL_TAIL = (None,) * (KNOWN_FIELDS - MIN_FIELDS + 1)  # fields 17-26 and extra
 _TIME_CACHE: dict[str, _dt.datetime] = {}
 _MINUTE_CACHE: dict[str, _dt.datetime] = {}
 _SECONDS = [_dt.timedelta(seconds=i) for i in range(60)]
+# The minutes of +0000 stamps by their first 18 characters (`[dd/Mon/yyyy:HH:MM`), and the
+# seconds by their text (`:00` .. `:59`): see _utc_time.
+_UTC_MINUTES: dict[str, _dt.datetime] = {}
+_SECOND_TEXT = {f":{i:02d}": _dt.timedelta(seconds=i) for i in range(60)}
 _TIME_CACHE_MAX = 4096
 
 
@@ -218,6 +222,29 @@ def _time(stamp: str) -> _dt.datetime:
     _TIME_CACHE[stamp] = value
     if s[22:] == "+0000]":
         _TIME_CACHE[s[:21]] = value
+        if len(_UTC_MINUTES) >= _TIME_CACHE_MAX:
+            _UTC_MINUTES.clear()
+        _UTC_MINUTES[s[:18]] = minute
+    return value
+
+
+def _utc_time(first: str) -> _dt.datetime:
+    """`_time(first + " +0000]")`, for the first half of a stamp whose offset is +0000
+    (`[dd/Mon/yyyy:HH:MM:SS`), on a miss of the per-second cache.
+
+    Most lines of a log object fall in a minute already seen: its datetime is looked up by the
+    first 18 characters and the second added, no parsing. Only a key `_time` stored (a valid
+    minute) and one of `:00` .. `:59` pass, so together they are a valid first half; anything
+    else goes to `_time`, which validates it and caches the minute.
+    """
+    minute = _UTC_MINUTES.get(first[:18])
+    second = _SECOND_TEXT.get(first[18:])
+    if minute is None or second is None:
+        return _time(first + " +0000]")
+    value = minute + second
+    if len(_TIME_CACHE) >= _TIME_CACHE_MAX:
+        _TIME_CACHE.clear()
+    _TIME_CACHE[first] = value
     return value
 
 
@@ -326,12 +353,19 @@ _REQUESTERS: dict[str, tuple] = {}
 _OPERATIONS: dict[str, tuple] = {}
 _CACHE_MAX = 4096
 
-# status, error code, bytes sent, object size, total time, turn-around time between the
-# request-URI and the referer, in ASCII; integers that fit their SQL column (9 or 18 digits)
-_MID_FAST = _re.compile(
-    r" (-|[0-9]{1,9}) ([\x00-\x1f!-\x7f]+) (-|[0-9]{1,18}) (-|[0-9]{1,18}) (-|[0-9]{1,9})"
-    r" (-|[0-9]{1,9}) "
-).fullmatch
+# `-` and the numbers 0-9999 as text, to their values: statuses and milliseconds repeat, and a
+# lookup costs less than validating and converting the digits (see _fast_row)
+_SMALL_INTS = {"-": None, **{str(i): i for i in range(10_000)}}
+_small_int = _SMALL_INTS.get
+_NOT_SMALL = object()
+
+
+def _digits(v: str, most: int) -> int:
+    """`v` as a non-negative integer of at most `most` digits (what fits the SQL integer or
+    bigint column), or _Reject: the general parser then decides, and words the reason."""
+    if v.isdigit() and v.isascii() and len(v) <= most:
+        return int(v)
+    raise _Reject(v)
 
 
 def _fast_row(line: str) -> tuple | None:
@@ -354,10 +388,36 @@ def _fast_row(line: str) -> tuple | None:
     h = p[0].split(" ")
     if len(h) != 10 or h[9]:
         return None
-    m = _MID_FAST(p[2])
-    if m is None:
+    # status, error code, bytes sent, object size, total time, turn-around time: between the
+    # request-URI and the referer, each a space apart; `-` or ASCII digits that fit the column
+    # (integer: 9, bigint: 18), the error code any ASCII but a space
+    m = p[2].split(" ")
+    if len(m) != 8 or m[0] or m[7]:
         return None
-    status, error, sent, size, total, turn = m.groups()
+    _, status, error, sent, size, total, turn, _ = m
+    if not error or not error.isascii():
+        return None
+    status = _small_int(status, _NOT_SMALL)
+    if status is _NOT_SMALL:
+        status = _digits(m[1], 9)
+    if sent == "-":
+        sent = None
+    elif sent.isdigit() and sent.isascii() and len(sent) <= 18:
+        sent = int(sent)
+    else:
+        return None
+    if size == "-":
+        size = None
+    elif size.isdigit() and size.isascii() and len(size) <= 18:
+        size = int(size)
+    else:
+        return None
+    total = _small_int(total, _NOT_SMALL)
+    if total is _NOT_SMALL:
+        total = _digits(m[5], 9)
+    turn = _small_int(turn, _NOT_SMALL)
+    if turn is _NOT_SMALL:
+        turn = _digits(m[6], 9)
     t = p[-1]
     if t:
         parts = t.split(" ", 3)
@@ -377,9 +437,10 @@ def _fast_row(line: str) -> tuple | None:
     else:
         version = host = None
         tail = _NULL_TAIL[2:]
-    at = _TIME_CACHE.get(h[2]) if h[3] == "+0000]" else None
-    if at is None:
-        at = _time(h[2] + " " + h[3])
+    # +0000 (as AWS writes it): looked up by the first half alone; a datetime is never false
+    at = (
+        (_TIME_CACHE.get(h[2]) or _utc_time(h[2])) if h[3] == "+0000]" else _time(h[2] + " " + h[3])
+    )
     requester = h[5]
     kind = _REQUESTERS.get(requester) or _requester(requester)
     operation = h[7]
@@ -413,12 +474,12 @@ def _fast_row(line: str) -> tuple | None:
         op[0],
         key,
         uri,
-        _INTS[status],
+        status,
         (error != "-" and error) or None,
-        None if sent == "-" else int(sent),
-        None if size == "-" else int(size),
-        _INTS[total],
-        _INTS[turn],
+        sent,
+        size,
+        total,
+        turn,
         (referer != "-" and referer) or None,
         (agent != "-" and agent) or None,
         version,
@@ -444,17 +505,6 @@ def _fast_row(line: str) -> tuple | None:
         op[3],
         None,
     )
-
-
-class _IntCache(dict):
-    """`-` and the numbers 0-9999 as text, to their values: status codes and milliseconds
-    repeat, and a lookup costs a quarter of int(); other digit strings are converted."""
-
-    def __missing__(self, digits: str) -> int:
-        return int(digits)
-
-
-_INTS = _IntCache({"-": None, **{str(i): i for i in range(10_000)}})
 
 
 def _request_parts(parts: list[str]) -> tuple:
@@ -528,10 +578,10 @@ def _decode_key(key: str) -> str:
     as unquote decodes its bytes (a property test checks the two agree). Anything else goes to
     unquote itself.
     """
-    if "\\" not in key:
-        try:
-            raw = _escape_decode(key.replace("%", "\\x").encode("ascii"))[0]
-        except ValueError:  # non-ASCII, or a `%` without two hex digits (unquote keeps it)
+    if "\\" not in key and key.isascii():
+        try:  # an ASCII str is read as its bytes, with no copy
+            raw = _escape_decode(key.replace("%", "\\x"))[0]
+        except ValueError:  # a `%` without two hex digits (unquote keeps it)
             return _unquote(key)
         return raw.decode("utf-8", "replace")
     return _unquote(key)
@@ -791,10 +841,14 @@ def format_line(record: tuple, fields: int | None = None) -> str:
 
 
 class S3AccessLogParser:
-    """Snowflake UDTF handler: one output row per input line (parsed, or nulls + parse_error)."""
+    """Snowflake UDTF handler: one output row per input line (parsed, or nulls + parse_error).
 
-    def process(self, line: str):
-        yield parse_row(line)
+    `process` returns that row in a list, which Snowflake iterates as it would a generator's
+    rows; a generator costs more to create and resume, per line, than the list.
+    """
+
+    def process(self, line: str) -> list[tuple]:
+        return [parse_row(line)]
 
 
 # {% endraw %}{% endmacro %}

@@ -334,7 +334,99 @@ def test_results_do_not_depend_on_what_the_caches_hold(monkeypatch):
     expected = [parse_row(line) for line in lines]
     monkeypatch.setattr(parser, "_CACHE_MAX", 2)
     monkeypatch.setattr(parser, "_TIME_CACHE_MAX", 2)
-    for cache in (parser._TAILS, parser._REQUESTERS, parser._OPERATIONS, parser._TIME_CACHE):
+    time_caches = (parser._TIME_CACHE, parser._MINUTE_CACHE, parser._UTC_MINUTES)
+    for cache in (parser._TAILS, parser._REQUESTERS, parser._OPERATIONS, *time_caches):
         cache.clear()
     assert [parse_row(line) for line in lines] == expected
     assert len(parser._TAILS) <= 2 and len(parser._REQUESTERS) <= 2
+    assert all(len(cache) <= 2 for cache in time_caches)
+
+
+_STAMPED = 'o b {} - - - - - "GET / HTTP/1.1" 200 - 1 2 3 4 "-" "ua"'
+
+
+def test_a_new_second_of_a_minute_already_seen_is_not_parsed_again(monkeypatch):
+    """Lines of one log object share their minutes: a second not seen yet is the minute,
+    looked up, plus the second (no call of the stamp parser), and the right datetime."""
+    from bootstrap import parser
+
+    parse_row(_STAMPED.format("[14/Mar/2024:09:26:00 +0000]"))  # the minute is now known
+    parser._TIME_CACHE.clear()
+    calls = []
+    real = parser._time
+    monkeypatch.setattr(parser, "_time", lambda stamp: calls.append(stamp) or real(stamp))
+    rows = [parse_row(_STAMPED.format(f"[14/Mar/2024:09:26:{s:02d} +0000]")) for s in range(60)]
+    assert calls == []
+    assert [r[2] for r in rows] == [dt.datetime(2024, 3, 14, 9, 26, s) for s in range(60)]
+    assert all(r[-1] is None for r in rows)
+
+
+_SECOND_TEXTS = st.one_of(
+    st.integers(0, 59).map(lambda s: f":{s:02d}"),
+    st.text(st.sampled_from(":0123456789٣x +]"), max_size=4),
+)
+
+
+@SETTINGS
+@given(times, _SECOND_TEXTS, st.sampled_from(["+0000]", "-0000]", "+0130]"]))
+@example(dt.datetime(2024, 3, 14, 9, 26), ":60", "+0000]")
+@example(dt.datetime(2024, 3, 14, 9, 26), ":5", "+0000]")
+@example(dt.datetime(2024, 3, 14, 9, 26), ":٣٣", "+0000]")
+@example(dt.datetime(2024, 3, 14, 9, 26), ":59:", "+0000]")
+def test_a_second_of_a_minute_already_seen_reads_as_with_empty_caches(minute, second, offset):
+    """Whatever follows a known minute (a valid second or not), the row or the reason is
+    the one the parser gives with every time cache empty."""
+    from bootstrap import parser
+
+    first = minute.strftime("[%d/%b/%Y:%H:%M")
+    parse_row(_STAMPED.format(f"{first}:00 {offset}"))  # the minute is now known
+    line = _STAMPED.format(f"{first}{second} {offset}")
+    warm = parse_row(line)
+    for cache in (parser._TIME_CACHE, parser._MINUTE_CACHE, parser._UTC_MINUTES):
+        cache.clear()
+    assert warm == parse_row(line)
+    if second[:1] == ":" and second[1:].isdigit() and second[1:].isascii():
+        assert (warm[-1] is None) == (len(second) == 3 and second <= ":59")
+
+
+_NUMBERISH = st.one_of(
+    st.sampled_from(
+        ["-", "", "0", "00", "0200", "+1", "1_0", "²", "٣", "1.5", "0x1F", "1e3", "9" * 9]
+        + ["9" * 10, "9" * 18, "9" * 19, "-1", "--", "\t1"]
+    ),
+    st.integers(0, 10**20).map(str),
+    st.text(st.sampled_from("0123456789-+\t٣"), max_size=20),
+)
+_ERRORISH = st.one_of(
+    st.sampled_from(["-", "", "AccessDenied", "\x00\x1f", "~", "a\tb", "é", "NoSuchKey\x7f"]),
+    st.text(st.characters(exclude_characters=' "'), max_size=12),
+)
+
+
+def _fits(value: str, most: int) -> bool:
+    return value == "-" or (value.isdigit() and value.isascii() and len(value) <= most)
+
+
+@SETTINGS
+@given(st.tuples(_NUMBERISH, _ERRORISH, _NUMBERISH, _NUMBERISH, _NUMBERISH, _NUMBERISH))
+@example(("200", "-", "99999999999999999999", "1", "2", "3"))
+@example(("0200", "-", "007", "1", "2", "٣"))
+def test_status_to_turnaround_time_read_as_the_general_parser_reads_them(fields):
+    """The fast path reads the six unquoted fields after the request-URI with str methods and
+    a table of small numbers: it takes every valid value and gives what the general parser
+    gives; anything else it leaves to the general parser (which also reads a non-ASCII error
+    code, and words the reason for what it rejects)."""
+    line = _STAMPED.format("[14/Mar/2024:09:26:53 +0000]").replace(
+        "200 - 1 2 3 4", " ".join(fields)
+    )
+    try:
+        fast = _fast_row(line)
+    except _Reject:
+        fast = None
+    numbers = (fields[0], *fields[2:])
+    valid = all(_fits(v, most) for v, most in zip(numbers, (9, 18, 18, 9, 9), strict=True))
+    valid = valid and fields[1] != "" and fields[1].isascii()
+    assert (fast is not None) == valid, line
+    if fast is not None:
+        general = _parse_general(line)
+        assert fast == general + derive(general) + (None,), line
