@@ -588,10 +588,13 @@ def e2e_bench(
     extra_share: float = 0.01,
     incremental_rounds: int = 3,
     seed: int = SEED,
+    detect_every: float | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> E2EResult:
     """Generate, load, build; then, `incremental_rounds` times, add `extra_share` more lines,
-    load, build incrementally (the median round is the incremental figure)."""
+    load, build incrementally (the median round is the incremental figure). `detect_every`:
+    the pipeline's interval for rebuilding the detection layer in later cycles (None: s3logs
+    run's; 0: in every cycle)."""
     incremental_rounds = max(1, incremental_rounds)
     with tempfile.TemporaryDirectory(prefix="s3logs-bench-", dir=workdir) as tmp:
         root = Path(tmp)
@@ -646,7 +649,7 @@ def e2e_bench(
                 + (", then on to the first cycle that merges row groups" if merge_sets else "")
             )
             results[PIPELINE] = pipeline_bench(
-                root, databases[PIPELINE], incremental_rounds, merge_sets
+                root, databases[PIPELINE], incremental_rounds, merge_sets, detect_every
             )
         for mode in dbt_modes:
             # A scheduled job finds the manifest of its previous run and parses only what
@@ -696,13 +699,21 @@ def _median_run(runs: Sequence[DbtRun]) -> DbtRun:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def pipeline_bench(root: Path, database: Path, rounds: int = 3, merge_sets: int = 0) -> E2EMode:
+def pipeline_bench(
+    root: Path,
+    database: Path,
+    rounds: int = 3,
+    merge_sets: int = 0,
+    detect_every: float | None = None,
+) -> E2EMode:
     """`s3logs run` (bootstrap.pipeline) in a fresh process: its first cycle loads the 1M lines
     and builds, timed from before the process starts (interpreter, imports and all) to the end
     of the build; then, each round, 1% more objects are put in its source folder (not timed)
     and its next cycle, an incremental run, is timed as the cycle reports it. Then, with
     `merge_sets` (folders merge-logs-K), more such cycles up to the first that merges row
-    groups (see bootstrap.pipeline.MERGE_ROWS)."""
+    groups (see bootstrap.pipeline.MERGE_ROWS). `detect_every` (seconds; None: the
+    pipeline's own, bootstrap.pipeline.DETECT_EVERY_SECONDS) is how often later cycles rebuild
+    the detection layer: 0 times a later cycle that rebuilds it."""
     source = root / "pipeline-logs"
     shutil.copytree(root / "logs", source, copy_function=os.link)  # hard links: no time
     workdir = root / PIPELINE
@@ -717,11 +728,12 @@ def pipeline_bench(root: Path, database: Path, rounds: int = 3, merge_sets: int 
         json.dumps([*options, "--quiet"]),
         str(len(folders)),
         str(pipeline.MERGE_ROWS),
+        str(pipeline.DETECT_EVERY_SECONDS if detect_every is None else detect_every),
     ]
     # A warm partial parse, as for the other modes: the one a previous `s3logs run` leaves
     # (dbt parses again from scratch when the profile's inputs differ from the last parse).
     warm = subprocess.run(
-        [sys.executable, "-c", _PIPELINE_CHILD, *child_args[:3], "-1", child_args[4]],
+        [sys.executable, "-c", _PIPELINE_CHILD, *child_args[:3], "-1", *child_args[4:]],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -787,7 +799,8 @@ def pipeline_bench(root: Path, database: Path, rounds: int = 3, merge_sets: int 
 
 # The process bench runs `s3logs run` in: its cycles, each after the first when bench says so
 # on stdin (argv[4] later cycles at most); each prints one JSON line (null if it raised). With
-# -1, it only parses the project, as a previous run would have.
+# -1, it only parses the project, as a previous run would have. argv[6]: how often (seconds)
+# later cycles rebuild the detection layer.
 _PIPELINE_CHILD = """
 import dataclasses, json, sys, time
 from bootstrap import pipeline as module
@@ -796,6 +809,7 @@ source, database = sys.argv[1], sys.argv[2]
 options, rounds = json.loads(sys.argv[3]), int(sys.argv[4])
 module.MERGE_ROWS = int(sys.argv[5])  # the bench's (tests lower it)
 pipeline = Pipeline(source, database, dbt_options=options, more_cycles=True)
+pipeline.detect_every = float(sys.argv[6])
 if rounds < 0:
     pipeline._environment()
     pipeline._prepare()
@@ -1032,6 +1046,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--seed", type=int, default=SEED, help="corpus seed (default: %(default)s)")
     ap.add_argument(
+        "--detect-every",
+        type=float,
+        metavar="SECONDS",
+        help="pipeline mode: how often its later cycles rebuild the detection layer (default: "
+        f"s3logs run's {pipeline.DETECT_EVERY_SECONDS} s, so the bench's later cycles leave it "
+        "out; 0: every later cycle rebuilds it)",
+    )
+    ap.add_argument(
         "--modes",
         default="pipeline,build,run",
         help="end-to-end commands, comma separated: pipeline (s3logs run: load + dbt build in "
@@ -1119,6 +1141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             modes=modes,
             incremental_rounds=max(1, args.incremental_rounds),
             seed=args.seed,
+            detect_every=args.detect_every,
             log=lambda s: print(f"  ... {s}", file=sys.stderr, flush=True),
         )
         say(describe_e2e(e2e))

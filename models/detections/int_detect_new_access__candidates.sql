@@ -69,36 +69,42 @@ new_values as (
     ) }}
 ),
 
+-- The activity of each new value in its first window: networks and categories joined apart,
+-- each on its own column, so that the engine joins on equal keys (one join on a column chosen
+-- per row would compare every new value of a principal with every hour of its activity).
 new_activity as (
-    select
-        new_values.attribute_name,
-        new_values.attribute_value,
-        new_values.first_hour,
-        new_values.known_before,
-        new_values.principal_first_hour,
-        activity.principal,
-        activity.bucket,
-        activity.activity_hour,
-        activity.remote_ip,
-        activity.category,
-        activity.request_count,
-        activity.object_count,
-        activity.bytes_sent,
-        activity.first_seen_at,
-        activity.last_seen_at,
-        activity.first_key,
-        activity.last_key
-    from new_values
-    inner join activity
-        on
-            new_values.principal = activity.principal
-            and new_values.attribute_value = case
-                when new_values.attribute_name = 'network' then activity.network
-                else activity.category
-            end
-            and activity.activity_hour < {{ dbt.dateadd(
-                'hour', var('s3logs_new_pattern_window_hours'), 'new_values.first_hour'
-            ) }}
+    {%- for attribute in ['network', 'category'] %}
+        {%- if not loop.first %}
+            union all
+        {%- endif %}
+        select
+            new_values.attribute_name,
+            new_values.attribute_value,
+            new_values.first_hour,
+            new_values.known_before,
+            new_values.principal_first_hour,
+            activity.principal,
+            activity.bucket,
+            activity.activity_hour,
+            activity.remote_ip,
+            activity.category,
+            activity.request_count,
+            activity.object_count,
+            activity.bytes_sent,
+            activity.first_seen_at,
+            activity.last_seen_at,
+            activity.first_key,
+            activity.last_key
+        from new_values
+        inner join activity
+            on
+                new_values.principal = activity.principal
+                and new_values.attribute_value = activity.{{ attribute }}
+                and activity.activity_hour < {{ dbt.dateadd(
+                    'hour', var('s3logs_new_pattern_window_hours'), 'new_values.first_hour'
+                ) }}
+        where new_values.attribute_name = '{{ attribute }}'
+    {%- endfor %}
 ),
 
 final as (

@@ -134,6 +134,27 @@ def test_e2e_bench_pipeline_mode_counts_add_up(tmp_path):
     assert any(uid.startswith("test.") for uid in mode.incremental.nodes)
     assert res.rate("pipeline") > 0 and mode.fraction > 0
     assert "s3logs run (load + dbt build, one process)" in bench.describe_e2e(res)
+    # the detection layer: built by the first cycle, left out of later ones (s3logs run's
+    # interval is 15 minutes)
+    assert "model.s3logs.detect_egress_anomaly" in mode.full.nodes
+    assert not [uid for uid in mode.incremental.nodes if "detect" in uid]
+
+
+@pytest.mark.timeout(600)
+def test_e2e_bench_pipeline_mode_times_later_cycles_that_rebuild_the_detections(tmp_path):
+    res = bench.e2e_bench(
+        300,
+        workdir=tmp_path,
+        modes=("pipeline",),
+        lines_per_object=100,
+        incremental_rounds=1,
+        detect_every=0,
+    )
+    later = res.modes["pipeline"].incremental.nodes
+    assert "model.s3logs.int_s3_access_logs__hourly_activity" in later
+    assert "model.s3logs.detect_egress_anomaly" in later
+    assert "model.s3logs.s3_access_log_findings.v1" in later
+    assert "model.s3logs.s3_access_logs.v2" not in later
 
 
 def test_e2e_bench_pipeline_mode_runs_on_to_the_cycle_that_merges_row_groups(tmp_path, monkeypatch):

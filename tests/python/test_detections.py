@@ -17,6 +17,7 @@ import importlib.util
 import json
 import math
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -376,6 +377,59 @@ def test_snowpark_gives_the_findings_duckdb_gives(built: dict, snowpark: dict, n
         on_duckdb = con.execute(f"select * from {name} order by finding_id").df()
     assert len(on_duckdb) >= 1
     pd.testing.assert_frame_equal(out, on_duckdb, check_dtype=False)
+
+
+def _project_var(name: str) -> int:
+    text = (REPO / "dbt_project.yml").read_text()
+    return int(re.search(rf"^  {name}: (\d+)$", text, re.M).group(1))
+
+
+def test_new_access_candidates_scale_with_the_new_networks(built: dict) -> None:
+    """A principal that shows up from 40,000 networks it never used (a random address per
+    line, as the bench's corpus has) is handed over in seconds: each new value is joined to
+    its own activity on equal keys. Joined on a column chosen per row, every new value was
+    compared with every hour of the principal's activity (1.6e9 pairs here; the bench's 1M
+    lines did not finish in 4 minutes)."""
+    (compiled,) = (built["project"].root / "target" / "compiled").rglob(
+        "int_detect_new_access__candidates.sql"
+    )
+    sql = re.sub(
+        r'"[^"]+"\."main"\."int_s3_access_logs__hourly_activity"', "hourly", compiled.read_text()
+    )
+    warmup = _project_var("s3logs_new_pattern_warmup_hours")
+    window = _project_var("s3logs_new_pattern_window_hours")
+    networks = 40_000
+    with duckdb.connect() as con:
+        con.execute(
+            f"""create table hourly as
+                select
+                    timestamp '2026-03-01' + to_hours(
+                        case when i = 0 then 0 else {warmup} + i % {window} end
+                    ) as activity_hour,
+                    'acme-data' as bucket,
+                    'arn:aws:iam::123456789012:user/roamer' as principal,
+                    'iam_user' as requester_type,
+                    '10.' || (i // 256) || '.' || (i % 256) || '.7' as remote_ip,
+                    'REST.GET.OBJECT' as operation,
+                    'read' as category,
+                    1::bigint as request_count, 1::bigint as object_count,
+                    100::bigint as bytes_sent, 100::bigint as data_bytes_sent,
+                    1::bigint as success_count, 0::bigint as denied_count,
+                    0::bigint as not_found_count, 0::bigint as sigv2_count,
+                    0::bigint as weak_tls_count, 0::bigint as presigned_count,
+                    timestamp '2026-03-01' as first_seen_at,
+                    timestamp '2026-03-01' as last_seen_at,
+                    'k' as first_key, 'k' as last_key
+                from range({networks}) as t (i)"""
+        )
+        started = time.perf_counter()
+        rows = con.execute(
+            f"select attribute_name, sum(new_values), count(*) from ({sql}) group by all"
+        ).fetchall()
+        seconds = time.perf_counter() - started
+    # every network after the first is new, in one row per hour of the window
+    assert rows == [("network", networks - 1, window)]
+    assert seconds < 15, f"{seconds:.1f} s"
 
 
 def test_the_findings_version_page_holds_the_model_description(built: dict) -> None:
