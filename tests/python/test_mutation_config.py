@@ -92,12 +92,38 @@ def test_make_mutation_runs_mutmut_then_the_report_and_is_not_part_of_make_test(
     assert recipe, "no mutation target that installs .venv first"
     lines = [line.strip() for line in recipe.group(1).splitlines()]
     assert lines[0] == "rm -rf mutants"
-    assert "mutmut run" in lines[1] and lines[1].startswith("nice")
+    assert "mutmut run" in lines[1]
+    assert lines[1].startswith("S3LOGS_HYPOTHESIS_PROFILE=mutation nice ")
     assert lines[2] == "$(BIN)/python tests/mutation_report.py"
     assert (REPO / "tests" / "mutation_report.py").is_file()
     test_recipe = re.search(r"^test: .*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
     assert "mutmut" not in test_recipe.group(1)
     assert "mutants/" in (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+def _property_settings(monkeypatch, profile: str | None):
+    """The Hypothesis settings the parser's property tests run with under `profile`."""
+    if profile is None:
+        monkeypatch.delenv("S3LOGS_HYPOTHESIS_PROFILE", raising=False)
+    else:
+        monkeypatch.setenv("S3LOGS_HYPOTHESIS_PROFILE", profile)
+    path = REPO / "tests/python/test_parser_properties.py"
+    spec = importlib.util.spec_from_file_location("parser_properties_profile", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SETTINGS
+
+
+def test_mutation_profile_runs_fewer_property_examples_than_make_test(monkeypatch) -> None:
+    thorough = _property_settings(monkeypatch, None)
+    mutation = _property_settings(monkeypatch, "mutation")
+    assert thorough.max_examples == 300
+    assert 0 < mutation.max_examples < thorough.max_examples
+    assert mutation.database is None  # no example carried over from one mutant to the next
+    assert mutation.deadline is None and thorough.deadline is None
+    assert mutation.suppress_health_check == thorough.suppress_health_check
+    with pytest.raises(Exception, match="no-such-profile"):
+        _property_settings(monkeypatch, "no-such-profile")
 
 
 def test_report_scores_each_file_and_lists_what_survived(tmp_path, monkeypatch, capsys) -> None:
