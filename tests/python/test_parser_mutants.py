@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from bootstrap.parser import Rejection, derive, parse_line
+from bootstrap import parser
+from bootstrap.parser import CONTRACT_COLUMNS, Rejection, derive, parse_line, parse_row
 
 
 def test_rejections_are_equal_exactly_when_their_reasons_are() -> None:
@@ -39,3 +40,67 @@ def test_request_target_keeps_its_raw_whitespace(uri: str, path: str, query) -> 
     assert not isinstance(record, Rejection), record
     method, request_path, request_query, version = derive(record)[1:5]
     assert (method, request_path, request_query, version) == ("GET", path, query, "HTTP/1.1")
+
+
+# --- the field count in a rejection (`N fields, at least 17 needed`) ---------------------------
+
+# A record whose bucket owner and bucket are missing (a line cut at its start): 16 fields, the
+# bracketed time counting as one.
+_HEADLESS = (
+    "[06/Feb/2019:00:00:38 +0000] 192.0.2.3 - 3E57427F3EXAMPLE REST.GET.VERSIONING - "
+    '"GET /b?versioning HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" -'
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "fields"),
+    [
+        (_HEADLESS, 16),  # starts with the bracket: the time is one field
+        (_HEADLESS.replace('"-"', '""'), 16),  # an empty quoted referer is one field
+        # the second half of a record broken in two: starts with the quoted request-URI
+        ('"GET /k HTTP/1.1" 200 - 5 5 1 1 "" "curl/8.0" - [06/Feb/2019:00:00:38 +0000]', 11),
+    ],
+)
+def test_a_fragment_is_rejected_with_its_field_count(line: str, fields: int) -> None:
+    assert parse_line(line) == Rejection(f"{fields} fields, at least 17 needed")
+    assert parse_row(line)[-1] == f"{fields} fields, at least 17 needed"
+
+
+# --- parse_row strips the line end and nothing else, as parse_line does ------------------------
+
+_LINE_19 = (
+    "79a5 acme-web [02/Mar/2026:10:15:00 +0000] 192.0.2.1 - REQ1 REST.GET.OBJECT k "
+    '"GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" 3HL4kqtJ {}'
+)
+
+
+@pytest.mark.parametrize("host_id", ["aGk=X", "aGk=\t", "aGk= "])
+@pytest.mark.parametrize("end", ["", "\n", "\r\n"])
+def test_parse_row_keeps_the_last_field_whole(host_id: str, end: str) -> None:
+    line = _LINE_19.format(host_id) + end
+    expected = host_id.rstrip(" ") or None  # a trailing space ends the field, as everywhere
+    row = parse_row(line)
+    assert row[CONTRACT_COLUMNS.index("host_id")] == expected
+    assert row[:28] == parse_line(line)
+
+
+# --- a bug in the parser costs one line, never the batch ---------------------------------------
+
+
+def test_an_error_in_the_fast_path_becomes_the_lines_parse_error(monkeypatch) -> None:
+    def broken(line):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(parser, "_fast_row", broken)
+    line = _LINE_19.format("aGk=")
+    assert parse_row(line) == (None,) * 38 + ("internal parser error: ValueError: boom",)
+    assert parse_line(line) == Rejection("internal parser error: ValueError: boom")
+
+
+def test_an_error_deriving_columns_becomes_the_lines_parse_error(monkeypatch) -> None:
+    def broken(record):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(parser, "derive", broken)
+    line = _LINE_19.format("aGk=").replace("GET /k", 'GET /k"x')  # the general path's shape
+    assert parse_row(line) == (None,) * 38 + ("internal parser error: KeyError: 'boom'",)
