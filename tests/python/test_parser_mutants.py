@@ -59,6 +59,10 @@ _HEADLESS = (
         (_HEADLESS.replace('"-"', '""'), 16),  # an empty quoted referer is one field
         # the second half of a record broken in two: starts with the quoted request-URI
         ('"GET /k HTTP/1.1" 200 - 5 5 1 1 "" "curl/8.0" - [06/Feb/2019:00:00:38 +0000]', 11),
+        # the time ends at its own `]`, not at one in the user-agent
+        (_HEADLESS.replace('"S3Console/0.4"', '"S3Console/0.4 [en]"'), 16),
+        # a record cut after the first of the six fields that follow the request-URI
+        (_HEADLESS.split(" 113 ")[0].replace("[", "o b [", 1), 11),
     ],
 )
 def test_a_fragment_is_rejected_with_its_field_count(line: str, fields: int) -> None:
@@ -104,3 +108,34 @@ def test_an_error_deriving_columns_becomes_the_lines_parse_error(monkeypatch) ->
     monkeypatch.setattr(parser, "derive", broken)
     line = _LINE_19.format("aGk=").replace("GET /k", 'GET /k"x')  # the general path's shape
     assert parse_row(line) == (None,) * 38 + ("internal parser error: KeyError: 'boom'",)
+
+
+def test_text_glued_to_the_time_counts_as_a_field() -> None:
+    """17 fields, one of them (`-`) glued to the time's `]`: enough fields, a malformed record."""
+    line = (
+        "79a5 acme-web [02/Mar/2026:10:15:00 +0000]- REQ1 REST.GET.OBJECT k "
+        '"GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" -'
+    )
+    assert parse_line(line) == Rejection("malformed record: no field after the time")
+
+
+# --- a value quoted in a rejection is clipped to 40 characters ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("digits", "quoted"), [(40, "9" * 40), (41, "9" * 40 + "…"), (60, "9" * 40 + "…")]
+)
+def test_a_long_value_in_a_rejection_is_clipped_to_40_characters(digits, quoted) -> None:
+    line = _LINE_19.format("aGk=").replace(" 200 - 5 ", f" 200 - {'9' * digits} ")
+    assert parse_line(line) == Rejection(f"bytes_sent {quoted!r} is out of range")
+
+
+# --- input that is not text ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"), [(None, "NoneType"), (b"o b [x]", "bytes"), (17, "int")]
+)
+def test_input_that_is_not_text_is_rejected_naming_its_type(value, kind) -> None:
+    assert parse_line(value) == Rejection(f"not a text line ({kind})")
+    assert parse_row(value) == (None,) * 38 + (f"not a text line ({kind})",)
