@@ -101,6 +101,31 @@ def test_make_mutation_runs_mutmut_then_the_report_and_is_not_part_of_make_test(
     assert "mutants/" in (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
 
 
+def test_every_parser_cache_is_emptied_before_each_test() -> None:
+    """Every module-level dict the parser fills while parsing is one the autouse fixture
+    empties: a cache it missed would hide mutants of the function behind it (docs/testing.md)."""
+    import datetime as dt
+    import random
+
+    from conftest import PARSER_CACHES, clear_parser_caches
+
+    from bootstrap import parser, synth
+
+    def sizes() -> dict[str, int]:
+        return {k: len(v) for k, v in vars(parser).items() if isinstance(v, dict)}
+
+    clear_parser_caches()
+    before = sizes()
+    lines = synth.lines(random.Random(18), 200, dt.datetime(2026, 3, 1), ["b1", "b2"])
+    for line, _ in lines:
+        parser.parse_row(line)
+        parser.derive(parser.parse_line(line))
+    grown = {k for k, n in sizes().items() if n > before[k]}
+    assert grown == set(PARSER_CACHES)
+    clear_parser_caches()
+    assert all(len(getattr(parser, name)) == 0 for name in PARSER_CACHES)
+
+
 def _property_settings(monkeypatch, profile: str | None):
     """The Hypothesis settings the parser's property tests run with under `profile`."""
     if profile is None:

@@ -10,7 +10,14 @@ from __future__ import annotations
 import pytest
 
 from bootstrap import parser
-from bootstrap.parser import CONTRACT_COLUMNS, Rejection, derive, parse_line, parse_row
+from bootstrap.parser import (
+    CONTRACT_COLUMNS,
+    OUTPUT_COLUMNS,
+    Rejection,
+    derive,
+    parse_line,
+    parse_row,
+)
 
 
 def test_rejections_are_equal_exactly_when_their_reasons_are() -> None:
@@ -139,3 +146,47 @@ def test_a_long_value_in_a_rejection_is_clipped_to_40_characters(digits, quoted)
 def test_input_that_is_not_text_is_rejected_naming_its_type(value, kind) -> None:
     assert parse_line(value) == Rejection(f"not a text line ({kind})")
     assert parse_row(value) == (None,) * 38 + (f"not a text line ({kind})",)
+
+
+# --- the largest numbers that fit their column, on the general path ------------------------------
+
+
+def test_numbers_of_9_and_18_digits_fit_their_columns_on_every_path() -> None:
+    """integer columns take 9 digits, bigint 18; a quote in the request-URI sends the line to
+    the general path, which must accept what the fast path accepts."""
+    mid = " 200 - 123456789012345678 123456789012345678 999999999 999999999 "
+    for uri in ("GET /k HTTP/1.1", 'GET /k"x HTTP/1.1'):
+        line = (
+            _LINE_19.format("aGk=").replace(" 200 - 5 5 1 1 ", mid).replace("GET /k HTTP/1.1", uri)
+        )
+        row = dict(zip(OUTPUT_COLUMNS, parse_row(line), strict=True))
+        assert row["parse_error"] is None, row["parse_error"]
+        assert (row["bytes_sent"], row["object_size"]) == (123456789012345678,) * 2
+        assert (row["total_time_ms"], row["turnaround_time_ms"]) == (999999999,) * 2
+
+
+# --- operations of two parts; bounded caches -----------------------------------------------------
+
+
+def test_an_operation_of_two_parts_has_a_verb_and_no_resource() -> None:
+    line = _LINE_19.format("aGk=").replace("REST.GET.OBJECT", "REST.GET")
+    row = dict(zip(OUTPUT_COLUMNS, parse_row(line), strict=True))
+    verb = (row["operation_interface"], row["operation_verb"], row["operation_resource"])
+    assert verb == ("REST", "GET", None)
+
+
+def test_every_cache_stays_within_its_bound(monkeypatch) -> None:
+    monkeypatch.setattr(parser, "_CACHE_MAX", 3)
+    monkeypatch.setattr(parser, "_TIME_CACHE_MAX", 3)
+    for i in range(10):
+        line = (
+            f"79a5 acme-web [02/Mar/2026:10:{i:02d}:00 +0000] 192.0.2.1 user{i} REQ1 "
+            f'REST.GET.OBJECT{i} k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" - aGk= '
+            f"SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader b{i}.s3.amazonaws.com TLSv1.2 - Yes"
+        )
+        assert parse_row(line)[-1] is None
+        caches = (parser._TAILS, parser._REQUESTERS, parser._OPERATIONS)
+        assert all(len(cache) <= 3 for cache in caches)
+        assert len(parser._MINUTE_CACHE) <= 3
+        # a +0000 stamp is stored under two keys after the size check: one over at most
+        assert len(parser._TIME_CACHE) <= 3 + 1
