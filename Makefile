@@ -34,7 +34,7 @@ MUTATION_JOBS ?= 2
 MUTANTS ?=
 mutation: $(STAMP)
 	rm -rf mutants
-	nice -n 10 $(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS)
+	S3LOGS_HYPOTHESIS_PROFILE=mutation nice -n 10 $(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS)
 	$(BIN)/python tests/mutation_report.py
 
 lint: $(STAMP)

@@ -91,6 +91,28 @@ def copy_objects(objects: list[Path], source: Path, landing: Path) -> None:
         shutil.copy(path, target)
 
 
+PARSER_CACHES = ("_TAILS", "_REQUESTERS", "_OPERATIONS", "_TIME_CACHE", "_MINUTE_CACHE")
+
+
+def clear_parser_caches() -> None:
+    """Empty the caches `bootstrap.parser` fills as it parses (fields after the host id,
+    requesters, operations, times)."""
+    from bootstrap import parser
+
+    for name in PARSER_CACHES:
+        getattr(parser, name).clear()
+
+
+@pytest.fixture(autouse=True)
+def _cold_parser_caches() -> None:
+    """Each test starts with the parser's caches empty, so what it checks never depends on the
+    lines earlier tests parsed in the same process. This matters most under `make mutation`:
+    mutmut runs every test once in its own process and then forks that process for each mutant,
+    so without this a mutant of `_operation`, `_requester`, `_tail_values` or `_time` would
+    find every value the tests use already cached, correctly, and never run (docs/testing.md)."""
+    clear_parser_caches()
+
+
 @pytest.fixture
 def dbt_project(tmp_path: Path) -> DbtProject:
     return copy_project(tmp_path / "project")

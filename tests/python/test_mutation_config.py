@@ -92,12 +92,63 @@ def test_make_mutation_runs_mutmut_then_the_report_and_is_not_part_of_make_test(
     assert recipe, "no mutation target that installs .venv first"
     lines = [line.strip() for line in recipe.group(1).splitlines()]
     assert lines[0] == "rm -rf mutants"
-    assert "mutmut run" in lines[1] and lines[1].startswith("nice")
+    assert "mutmut run" in lines[1]
+    assert lines[1].startswith("S3LOGS_HYPOTHESIS_PROFILE=mutation nice ")
     assert lines[2] == "$(BIN)/python tests/mutation_report.py"
     assert (REPO / "tests" / "mutation_report.py").is_file()
     test_recipe = re.search(r"^test: .*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
     assert "mutmut" not in test_recipe.group(1)
     assert "mutants/" in (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+def test_every_parser_cache_is_emptied_before_each_test() -> None:
+    """Every module-level dict the parser fills while parsing is one the autouse fixture
+    empties: a cache it missed would hide mutants of the function behind it (docs/testing.md)."""
+    import datetime as dt
+    import random
+
+    from conftest import PARSER_CACHES, clear_parser_caches
+
+    from bootstrap import parser, synth
+
+    def sizes() -> dict[str, int]:
+        return {k: len(v) for k, v in vars(parser).items() if isinstance(v, dict)}
+
+    clear_parser_caches()
+    before = sizes()
+    lines = synth.lines(random.Random(18), 200, dt.datetime(2026, 3, 1), ["b1", "b2"])
+    for line, _ in lines:
+        parser.parse_row(line)
+        parser.derive(parser.parse_line(line))
+    grown = {k for k, n in sizes().items() if n > before[k]}
+    assert grown == set(PARSER_CACHES)
+    clear_parser_caches()
+    assert all(len(getattr(parser, name)) == 0 for name in PARSER_CACHES)
+
+
+def _property_settings(monkeypatch, profile: str | None):
+    """The Hypothesis settings the parser's property tests run with under `profile`."""
+    if profile is None:
+        monkeypatch.delenv("S3LOGS_HYPOTHESIS_PROFILE", raising=False)
+    else:
+        monkeypatch.setenv("S3LOGS_HYPOTHESIS_PROFILE", profile)
+    path = REPO / "tests/python/test_parser_properties.py"
+    spec = importlib.util.spec_from_file_location("parser_properties_profile", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SETTINGS
+
+
+def test_mutation_profile_runs_fewer_property_examples_than_make_test(monkeypatch) -> None:
+    thorough = _property_settings(monkeypatch, None)
+    mutation = _property_settings(monkeypatch, "mutation")
+    assert thorough.max_examples == 300
+    assert 0 < mutation.max_examples < thorough.max_examples
+    assert mutation.database is None  # no example carried over from one mutant to the next
+    assert mutation.deadline is None and thorough.deadline is None
+    assert mutation.suppress_health_check == thorough.suppress_health_check
+    with pytest.raises(Exception, match="no-such-profile"):
+        _property_settings(monkeypatch, "no-such-profile")
 
 
 def test_report_scores_each_file_and_lists_what_survived(tmp_path, monkeypatch, capsys) -> None:

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import pytest
 
-from bootstrap.parser import Rejection, derive, parse_line
+from bootstrap import parser
+from bootstrap.parser import (
+    CONTRACT_COLUMNS,
+    OUTPUT_COLUMNS,
+    Rejection,
+    derive,
+    parse_line,
+    parse_row,
+)
 
 
 def test_rejections_are_equal_exactly_when_their_reasons_are() -> None:
@@ -39,3 +47,146 @@ def test_request_target_keeps_its_raw_whitespace(uri: str, path: str, query) -> 
     assert not isinstance(record, Rejection), record
     method, request_path, request_query, version = derive(record)[1:5]
     assert (method, request_path, request_query, version) == ("GET", path, query, "HTTP/1.1")
+
+
+# --- the field count in a rejection (`N fields, at least 17 needed`) ---------------------------
+
+# A record whose bucket owner and bucket are missing (a line cut at its start): 16 fields, the
+# bracketed time counting as one.
+_HEADLESS = (
+    "[06/Feb/2019:00:00:38 +0000] 192.0.2.3 - 3E57427F3EXAMPLE REST.GET.VERSIONING - "
+    '"GET /b?versioning HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" -'
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "fields"),
+    [
+        (_HEADLESS, 16),  # starts with the bracket: the time is one field
+        (_HEADLESS.replace('"-"', '""'), 16),  # an empty quoted referer is one field
+        # the second half of a record broken in two: starts with the quoted request-URI
+        ('"GET /k HTTP/1.1" 200 - 5 5 1 1 "" "curl/8.0" - [06/Feb/2019:00:00:38 +0000]', 11),
+        # the time ends at its own `]`, not at one in the user-agent
+        (_HEADLESS.replace('"S3Console/0.4"', '"S3Console/0.4 [en]"'), 16),
+        # a record cut after the first of the six fields that follow the request-URI
+        (_HEADLESS.split(" 113 ")[0].replace("[", "o b [", 1), 11),
+    ],
+)
+def test_a_fragment_is_rejected_with_its_field_count(line: str, fields: int) -> None:
+    assert parse_line(line) == Rejection(f"{fields} fields, at least 17 needed")
+    assert parse_row(line)[-1] == f"{fields} fields, at least 17 needed"
+
+
+# --- parse_row strips the line end and nothing else, as parse_line does ------------------------
+
+_LINE_19 = (
+    "79a5 acme-web [02/Mar/2026:10:15:00 +0000] 192.0.2.1 - REQ1 REST.GET.OBJECT k "
+    '"GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" 3HL4kqtJ {}'
+)
+
+
+@pytest.mark.parametrize("host_id", ["aGk=X", "aGk=\t", "aGk= "])
+@pytest.mark.parametrize("end", ["", "\n", "\r\n"])
+def test_parse_row_keeps_the_last_field_whole(host_id: str, end: str) -> None:
+    line = _LINE_19.format(host_id) + end
+    expected = host_id.rstrip(" ") or None  # a trailing space ends the field, as everywhere
+    row = parse_row(line)
+    assert row[CONTRACT_COLUMNS.index("host_id")] == expected
+    assert row[:28] == parse_line(line)
+
+
+# --- a bug in the parser costs one line, never the batch ---------------------------------------
+
+
+def test_an_error_in_the_fast_path_becomes_the_lines_parse_error(monkeypatch) -> None:
+    def broken(line):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(parser, "_fast_row", broken)
+    line = _LINE_19.format("aGk=")
+    assert parse_row(line) == (None,) * 38 + ("internal parser error: ValueError: boom",)
+    assert parse_line(line) == Rejection("internal parser error: ValueError: boom")
+
+
+def test_an_error_deriving_columns_becomes_the_lines_parse_error(monkeypatch) -> None:
+    def broken(record):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(parser, "derive", broken)
+    line = _LINE_19.format("aGk=").replace("GET /k", 'GET /k"x')  # the general path's shape
+    assert parse_row(line) == (None,) * 38 + ("internal parser error: KeyError: 'boom'",)
+
+
+def test_text_glued_to_the_time_counts_as_a_field() -> None:
+    """17 fields, one of them (`-`) glued to the time's `]`: enough fields, a malformed record."""
+    line = (
+        "79a5 acme-web [02/Mar/2026:10:15:00 +0000]- REQ1 REST.GET.OBJECT k "
+        '"GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" -'
+    )
+    assert parse_line(line) == Rejection("malformed record: no field after the time")
+
+
+# --- a value quoted in a rejection is clipped to 40 characters ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("digits", "quoted"), [(40, "9" * 40), (41, "9" * 40 + "…"), (60, "9" * 40 + "…")]
+)
+def test_a_long_value_in_a_rejection_is_clipped_to_40_characters(digits, quoted) -> None:
+    line = _LINE_19.format("aGk=").replace(" 200 - 5 ", f" 200 - {'9' * digits} ")
+    assert parse_line(line) == Rejection(f"bytes_sent {quoted!r} is out of range")
+
+
+# --- input that is not text ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"), [(None, "NoneType"), (b"o b [x]", "bytes"), (17, "int")]
+)
+def test_input_that_is_not_text_is_rejected_naming_its_type(value, kind) -> None:
+    assert parse_line(value) == Rejection(f"not a text line ({kind})")
+    assert parse_row(value) == (None,) * 38 + (f"not a text line ({kind})",)
+
+
+# --- the largest numbers that fit their column, on the general path ------------------------------
+
+
+def test_numbers_of_9_and_18_digits_fit_their_columns_on_every_path() -> None:
+    """integer columns take 9 digits, bigint 18; a quote in the request-URI sends the line to
+    the general path, which must accept what the fast path accepts."""
+    mid = " 200 - 123456789012345678 123456789012345678 999999999 999999999 "
+    for uri in ("GET /k HTTP/1.1", 'GET /k"x HTTP/1.1'):
+        line = (
+            _LINE_19.format("aGk=").replace(" 200 - 5 5 1 1 ", mid).replace("GET /k HTTP/1.1", uri)
+        )
+        row = dict(zip(OUTPUT_COLUMNS, parse_row(line), strict=True))
+        assert row["parse_error"] is None, row["parse_error"]
+        assert (row["bytes_sent"], row["object_size"]) == (123456789012345678,) * 2
+        assert (row["total_time_ms"], row["turnaround_time_ms"]) == (999999999,) * 2
+
+
+# --- operations of two parts; bounded caches -----------------------------------------------------
+
+
+def test_an_operation_of_two_parts_has_a_verb_and_no_resource() -> None:
+    line = _LINE_19.format("aGk=").replace("REST.GET.OBJECT", "REST.GET")
+    row = dict(zip(OUTPUT_COLUMNS, parse_row(line), strict=True))
+    verb = (row["operation_interface"], row["operation_verb"], row["operation_resource"])
+    assert verb == ("REST", "GET", None)
+
+
+def test_every_cache_stays_within_its_bound(monkeypatch) -> None:
+    monkeypatch.setattr(parser, "_CACHE_MAX", 3)
+    monkeypatch.setattr(parser, "_TIME_CACHE_MAX", 3)
+    for i in range(10):
+        line = (
+            f"79a5 acme-web [02/Mar/2026:10:{i:02d}:00 +0000] 192.0.2.1 user{i} REQ1 "
+            f'REST.GET.OBJECT{i} k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" - aGk= '
+            f"SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader b{i}.s3.amazonaws.com TLSv1.2 - Yes"
+        )
+        assert parse_row(line)[-1] is None
+        caches = (parser._TAILS, parser._REQUESTERS, parser._OPERATIONS)
+        assert all(len(cache) <= 3 for cache in caches)
+        assert len(parser._MINUTE_CACHE) <= 3
+        # a +0000 stamp is stored under two keys after the size check: one over at most
+        assert len(parser._TIME_CACHE) <= 3 + 1

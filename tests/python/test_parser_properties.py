@@ -21,6 +21,7 @@ What is *unambiguous* in the format, and so what the round-trip strategy may gen
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import re
 from urllib.parse import unquote
@@ -43,11 +44,20 @@ from bootstrap.parser import (
     parse_row,
 )
 
-SETTINGS = settings(
+# Two Hypothesis profiles, chosen by S3LOGS_HYPOTHESIS_PROFILE: "thorough" (the default, `make
+# test`) tries 300 examples per property; "mutation" (set by `make mutation`) tries 30 and keeps no
+# example database, so that a mutant no test kills costs seconds instead of minutes and the run
+# does not depend on what earlier mutants left behind (docs/testing.md). An unknown name fails.
+settings.register_profile(
+    "thorough",
     max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+settings.register_profile(
+    "mutation", parent=settings.get_profile("thorough"), max_examples=30, database=None
+)
+SETTINGS = settings.get_profile(os.environ.get("S3LOGS_HYPOTHESIS_PROFILE", "thorough"))
 
 # --- strategies -----------------------------------------------------------------------------
 
