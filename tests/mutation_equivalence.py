@@ -28,7 +28,14 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CACHES = ("_TAILS", "_REQUESTERS", "_OPERATIONS", "_TIME_CACHE", "_MINUTE_CACHE")
+CACHES = (
+    "_TAILS",
+    "_REQUESTERS",
+    "_OPERATIONS",
+    "_TIME_CACHE",
+    "_MINUTE_CACHE",
+    "_UTC_MINUTES",
+)
 
 
 def _load(path: Path, name: str):

@@ -91,7 +91,14 @@ def copy_objects(objects: list[Path], source: Path, landing: Path) -> None:
         shutil.copy(path, target)
 
 
-PARSER_CACHES = ("_TAILS", "_REQUESTERS", "_OPERATIONS", "_TIME_CACHE", "_MINUTE_CACHE")
+PARSER_CACHES = (
+    "_TAILS",
+    "_REQUESTERS",
+    "_OPERATIONS",
+    "_TIME_CACHE",
+    "_MINUTE_CACHE",
+    "_UTC_MINUTES",
+)
 
 
 def clear_parser_caches() -> None:
