@@ -1,12 +1,15 @@
 """Egress anomaly: a principal or a remote IP downloads far more than its own baseline.
 
 Per hour, the bytes sent by object downloads (operations the s3_operations seed marks as data
-access) of each principal and of each remote IP, against the median and median absolute
-deviation (MAD) of that entity's own earlier active hours in a trailing window. An hour is
-flagged when it sends at least `s3logs_egress_min_bytes` and lies more than
-`s3logs_egress_mad_factor` robust deviations above the median; an entity without earlier hours
-has a baseline of zero. Consecutive flagged hours make one finding. MITRE ATT&CK T1530 (Data
-from Cloud Storage).
+access) of each principal and of each remote IP, against that entity's usual daily peak: the
+median and median absolute deviation (MAD) of the busiest hour of each earlier day in a
+trailing window (days counted back from the hour, days without downloads left out). An hour
+is flagged when it sends at least `s3logs_egress_min_bytes` and lies more than
+`s3logs_egress_mad_factor` robust deviations above that median; an entity without earlier
+hours has a baseline of zero. An entity whose first download is less than
+`s3logs_new_pattern_warmup_hours` before the hour is not judged against the few hours it has
+(a first morning would stand far above its night), unless there are none. Consecutive flagged
+hours make one finding. MITRE ATT&CK T1530 (Data from Cloud Storage).
 """
 
 import hashlib
@@ -179,6 +182,9 @@ def model(dbt, session):
     min_bytes = float(_setting(dbt.config.meta_get("s3logs_egress_min_bytes")))
     factor = float(_setting(dbt.config.meta_get("s3logs_egress_mad_factor")))
     baseline_hours = float(_setting(dbt.config.meta_get("s3logs_egress_baseline_hours")))
+    warmup = pd.Timedelta(
+        hours=float(_setting(dbt.config.meta_get("s3logs_new_pattern_warmup_hours")))
+    )
     data = activity[activity["data_bytes_sent"] > 0]
     data = data[~_allowed(data, allow, DETECTION)]
     findings = {}
@@ -188,7 +194,7 @@ def model(dbt, session):
         if entity == "remote_ip":
             candidates = candidates[candidates["remote_ip"] != "-"]
         history = {
-            name: group.set_index("activity_hour")["data_bytes_sent"]
+            name: group.set_index("activity_hour")["data_bytes_sent"].sort_index()
             for name, group in hourly[hourly[entity].isin(candidates[entity])].groupby(entity)
         }
         flagged, anomalous = [], {}
@@ -200,7 +206,15 @@ def model(dbt, session):
                 # hours already flagged are no baseline: a long exfiltration stays anomalous
                 & ~series.index.isin(anomalous.get(name, []))
             ]
-            median, mad = _robust(earlier)
+            if len(earlier) and hour - series.index[0] < warmup:
+                # a baseline younger than the warm-up holds part of a day at most (its nights
+                # only, say): the hour is not judged against it, and becomes part of it
+                continue
+            # the busiest hour of each earlier day (the 24 hours before `hour`, the 24 before
+            # those, ...): an hour is judged against the entity's usual peak, as a median of
+            # all its hours is the level of its nights when it works less than half the day
+            peaks = earlier.groupby((hour - earlier.index) // pd.Timedelta(days=1)).max()
+            median, mad = _robust(peaks)
             scale = max(1.4826 * mad, 0.25 * median, 1.0)
             score = (sent - median) / scale
             if score >= factor:
@@ -214,6 +228,7 @@ def model(dbt, session):
                         "mad": mad,
                         "score": score,
                         "baseline_hours": len(earlier),
+                        "baseline_days": len(peaks),
                     }
                 )
         if not flagged:
@@ -230,9 +245,10 @@ def model(dbt, session):
                 "data_bytes_sent": episode["hour_bytes"].sum(),
                 "peak_hour": peak["activity_hour"],
                 "peak_hour_bytes": peak["hour_bytes"],
-                "baseline_median_bytes": round(float(peak["median"]), 1),
-                "baseline_mad_bytes": round(float(peak["mad"]), 1),
+                "baseline_daily_peak_median_bytes": round(float(peak["median"]), 1),
+                "baseline_daily_peak_mad_bytes": round(float(peak["mad"]), 1),
                 "baseline_active_hours": peak["baseline_hours"],
+                "baseline_days": peak["baseline_days"],
                 "score": round(float(peak["score"]), 2),
             }
             severity = "high" if episode["hour_bytes"].sum() >= 10 * min_bytes else "medium"
