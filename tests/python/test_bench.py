@@ -175,8 +175,10 @@ def test_e2e_bench_pipeline_mode_runs_on_to_the_cycle_that_merges_row_groups(tmp
 
 
 @pytest.mark.timeout(600)
-def test_detections_bench_times_the_build_with_and_without_the_detection_layer(tmp_path):
-    res = bench.detections_bench(3_000, workdir=tmp_path)
+@pytest.mark.parametrize("corpus", ["random", "demo"])
+def test_detections_bench_times_the_build_with_and_without_the_detection_layer(tmp_path, corpus):
+    res = bench.detections_bench(3_000, corpus=corpus, workdir=tmp_path)
+    assert res["corpus"] == corpus
     assert res["build_without_s"] > 0 and res["build_with_s"] > 0
     expected = (res["build_with_s"] - res["build_without_s"]) / res["build_without_s"]
     assert res["added_fraction"] == pytest.approx(expected)
@@ -184,8 +186,20 @@ def test_detections_bench_times_the_build_with_and_without_the_detection_layer(t
     assert "model.s3logs.s3_access_log_findings.v1" in res["nodes"]
     assert "model.s3logs.detect_egress_anomaly" in res["nodes"]
     assert not [uid for uid in res["nodes"] if "s3_access_logs_v2" in uid]
-    assert "Detections: full dbt build of 3,000 lines" in res["summary"]
     assert "target <= +20%" in res["summary"]
+    if corpus == "random":
+        assert (
+            "Detections (a random address per line): full dbt build of 3,000 lines"
+            in (res["summary"])
+        )
+    else:  # the demo's traffic, with its planted incidents: the layer finds something
+        assert "Detections (s3logs demo-data traffic): full dbt build of " in res["summary"]
+        assert res["lines"] > 2_000 and res["findings"]
+
+
+def test_detections_bench_names_its_corpora(tmp_path):
+    with pytest.raises(ValueError, match="corpus must be one of random, demo, not 'rnd'"):
+        bench.detections_bench(3_000, corpus="rnd", workdir=tmp_path)
 
 
 def test_loader_bench_counts_add_up(tmp_path):
