@@ -2,7 +2,25 @@
   The input of every detection: the parsed log lines summed per hour, bucket, principal,
   remote IP and operation, over the last s3logs_detection_history_days days of requests. The
   Python detection models read these few rows, never the log lines themselves.
+  - Incremental by hour: a later build counts the lines of each hour of the window (one column
+    read) and recomputes only the hours whose count differs from the sum of request_count here
+    (new hours, and older hours that late deliveries added lines to), replacing their rows
+    (delete+insert on activity_hour). An hour whose lines were replaced by as many other lines
+    (an object reloaded with changed content) keeps its old rows until a full refresh.
+  - Hours that leave the window are deleted after each build (post-hook).
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='activity_hour',
+        post_hook=[
+            "delete from {{ this }} where activity_hour < (select "
+            ~ "{{ dbt.dateadd('day', -1 * var('s3logs_detection_history_days'), 'max(activity_hour)') }}"
+            ~ " from {{ this }})"
+        ],
+    )
+}}
 
 with
 
@@ -15,6 +33,36 @@ window_start as (
         ) }} as requested_from
     from {{ ref('s3_access_logs', v=2) }}
 ),
+
+{% if is_incremental() %}
+    line_hours as (
+        select
+            {{ dbt.date_trunc('hour', 'requested_at') }} as activity_hour,
+            count(*) as line_count
+        from {{ ref('s3_access_logs', v=2) }}
+        where requested_at >= (select window_start.requested_from from window_start)
+        group by {{ dbt.date_trunc('hour', 'requested_at') }}
+    ),
+
+    built_hours as (
+        select
+            activity_hour,
+            sum(request_count) as line_count
+        from {{ this }}
+        group by activity_hour
+    ),
+
+    -- hours with lines this table has not summed yet (or summed from other lines)
+    changed_hours as (
+        select line_hours.activity_hour
+        from line_hours
+        left join built_hours
+            on line_hours.activity_hour = built_hours.activity_hour
+        where
+            built_hours.line_count is null
+            or built_hours.line_count <> line_hours.line_count
+    ),
+{% endif %}
 
 access_logs as (
     select
@@ -34,7 +82,17 @@ access_logs as (
         auth_type,
         http_method
     from {{ ref('s3_access_logs', v=2) }}
-    where requested_at >= (select window_start.requested_from from window_start)
+    where
+        requested_at >= (select window_start.requested_from from window_start)
+        {% if is_incremental() %}
+            and requested_at >= (
+                select min(changed_hours.activity_hour) as first_changed_hour
+                from changed_hours
+            )
+            and {{ dbt.date_trunc('hour', 'requested_at') }} in (
+                select changed_hours.activity_hour from changed_hours
+            )
+        {% endif %}
 ),
 
 operations as (

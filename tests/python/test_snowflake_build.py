@@ -389,3 +389,102 @@ def test_bootstrap_example_schema_is_the_one_dbt_uses_by_default() -> None:
     example = parse_config(tomllib.loads((repo / "bootstrap.example.toml").read_text()))
     profile = _snowflake_credentials({"SNOWFLAKE_PASSWORD": "pw"})
     assert profile["schema"].upper() == example.snowflake.schema
+
+
+def test_the_hourly_aggregate_runs_incrementally_in_snowflake_sql(
+    project: DbtProject, fakesnow_kwargs: dict[str, Any], recorded: list[str]
+) -> None:
+    """The detection layer's hourly aggregate, built and then built again incrementally with
+    dbt-snowflake's SQL (delete+insert on activity_hour, the post-hook that trims the window),
+    as fakesnow runs it: the second run adds a new hour, recomputes the hour a late line
+    joined, and drops the hour that left the window. dbt-snowflake supports delete+insert
+    (https://docs.getdbt.com/docs/build/incremental-strategy, the table of strategies by
+    adapter); that it holds the new rows in a temporary table first is dbt-snowflake's own
+    dbt_snowflake_get_tmp_relation_type (unique_key set: table)."""
+    import snowflake.connector
+
+    model = "int_s3_access_logs__hourly_activity"
+    schema = project.env["S3LOGS_FAKESNOW_SCHEMA"]
+    # fakesnow cannot run the column comments of persist_docs (`alter table ... alter "X"
+    # comment $$...$$`), which have nothing to do with what is tested here
+    settings = project.root / "dbt_project.yml"
+    text = settings.read_text()
+    settings.write_text(text.replace("      columns: true\n", "      columns: false\n", 1))
+    # nor a temporary table under a qualified name, which dbt-snowflake's delete+insert makes
+    # to hold the new rows: here a transient one (tmp_relation_type), the rest as on Snowflake
+    sql = project.root / "models" / "detections" / f"{model}.sql"
+    text = sql.read_text()
+    sql.write_text(
+        text.replace(
+            "materialized='incremental',",
+            "materialized='incremental', tmp_relation_type='transient',",
+            1,
+        )
+    )
+    columns = (
+        "requested_at timestamp_ntz, bucket varchar, requester varchar, requester_type varchar,"
+        " remote_ip varchar, operation varchar, object_key varchar, http_status number(38, 0),"
+        " bytes_sent number(38, 0), signature_version varchar, tls_version varchar,"
+        " cipher_suite varchar, host_header varchar, auth_type varchar, http_method varchar"
+    )
+
+    def lines(*times: str) -> str:
+        return ", ".join(
+            f"('{t}', 'b', 'arn:aws:iam::1:user/u', 'iam_user', '10.0.0.1', 'REST.GET.OBJECT',"
+            f" 'k/{i}', 200, 100, 'SigV4', 'TLSv1.2', 'C', 'h', 'AuthHeader', 'GET')"
+            for i, t in enumerate(times)
+        )
+
+    with snowflake.connector.connect(**fakesnow_kwargs, database=DATABASE, schema=schema) as con:
+        cur = con.cursor()
+        # what the models upstream leave in the schema (a view and a seed in the project)
+        cur.execute(f"create table s3_access_logs_v2 ({columns})")
+        cur.execute(
+            "create table s3_operations (operation varchar, interface varchar, verb varchar,"
+            " resource varchar, category varchar, is_data_access boolean,"
+            " is_destructive boolean, is_configuration_change boolean, description varchar)"
+        )
+        cur.execute(
+            "insert into s3_operations (operation, category, is_data_access)"
+            " values ('REST.GET.OBJECT', 'read', true)"
+        )
+        cur.execute(
+            "insert into s3_access_logs_v2 values "
+            + lines(
+                "2026-02-05 09:00:00",
+                "2026-03-02 10:05:00",
+                "2026-03-02 10:50:00",
+                "2026-03-02 11:10:00",
+            )
+        )
+
+        def hours() -> list[tuple]:
+            cur.execute(
+                f"select activity_hour, request_count, object_count from {model} order by 1"
+            )
+            return [(str(h), n, k) for h, n, k in cur.fetchall()]
+
+        project.dbt("run", "--target", "snowflake_fake", "-s", model)
+        assert hours() == [
+            ("2026-02-05 09:00:00", 1, 1),
+            ("2026-03-02 10:00:00", 2, 2),
+            ("2026-03-02 11:00:00", 1, 1),
+        ]
+        # a late line for 11:00, and a line six days on: 5 February leaves the 30-day window
+        cur.execute(
+            "insert into s3_access_logs_v2 values "
+            + lines("2026-03-02 11:20:00", "2026-03-08 12:30:00")
+        )
+        del recorded[:]
+        project.dbt("run", "--target", "snowflake_fake", "-s", model)
+        assert hours() == [
+            ("2026-03-02 10:00:00", 2, 2),
+            ("2026-03-02 11:00:00", 2, 2),
+            ("2026-03-08 12:00:00", 1, 1),
+        ]
+    statements = [" ".join(s.lower().split()) for s in recorded]
+    deletes = [s for s in statements if s.startswith("delete from")]
+    # delete+insert, then the post-hook: hours older than the window go
+    assert any("where (activity_hour) in (" in s or "using" in s for s in deletes), deletes
+    window = "where activity_hour < (select dateadd( day, -30, max(activity_hour) ) from"
+    assert any(window in s for s in deletes), deletes
