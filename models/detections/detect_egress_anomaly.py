@@ -213,7 +213,8 @@ def model(dbt, session):
             # the busiest hour of each earlier day (the 24 hours before `hour`, the 24 before
             # those, ...): an hour is judged against the entity's usual peak, as a median of
             # all its hours is the level of its nights when it works less than half the day
-            peaks = earlier.groupby((hour - earlier.index) // pd.Timedelta(days=1)).max()
+            day = (hour - earlier.index - pd.Timedelta(hours=1)) // pd.Timedelta(days=1)
+            peaks = earlier.groupby(day).max()
             median, mad = _robust(peaks)
             scale = max(1.4826 * mad, 0.25 * median, 1.0)
             score = (sent - median) / scale

@@ -2,22 +2,28 @@
   The input of every detection: the parsed log lines summed per hour, bucket, principal,
   remote IP and operation, over the last s3logs_detection_history_days days of requests. The
   Python detection models read these few rows, never the log lines themselves.
-  - Incremental by hour: a later build counts the lines of each hour of the window (one column
-    read) and recomputes only the hours whose count differs from the sum of request_count here
-    (new hours, and older hours that late deliveries added lines to), replacing their rows
-    (delete+insert on activity_hour). An hour whose lines were replaced by as many other lines
-    (an object reloaded with changed content) keeps its old rows until a full refresh.
-  - Hours that leave the window are deleted after each build (post-hook).
+  - Incremental by hour: a later build counts the lines of each hour of the window (a read of
+    their times) and recomputes only the hours whose count differs from the sum of
+    request_count here (new hours, and older hours that late deliveries added lines to),
+    replacing their rows (delete+insert on activity_hour). An hour whose lines were replaced by
+    as many other lines (an object reloaded with changed content) keeps its old rows until a
+    full refresh; so does every hour after a change to the s3_operations seed or to this SQL:
+    run dbt build --full-refresh -s int_s3_access_logs__hourly_activity+ then.
+  - Hours that leave the window, or that no longer have a line, are deleted after each build
+    (post-hook).
 -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='activity_hour',
+        on_schema_change='fail',
         post_hook=[
-            "delete from {{ this }} where activity_hour < (select "
-            ~ "{{ dbt.dateadd('day', -1 * var('s3logs_detection_history_days'), 'max(activity_hour)') }}"
-            ~ " from {{ this }})"
+            "delete from {{ this }} where activity_hour < (select {{ dbt.dateadd("
+            ~ "'day', -1 * var('s3logs_detection_history_days'), 'max(activity_hour)'"
+            ~ ") }} from {{ this }}) or activity_hour not in (select distinct "
+            ~ "{{ dbt.date_trunc('hour', 'requested_at') }} from "
+            ~ "{{ ref('s3_access_logs', v=2) }} where requested_at is not null)"
         ],
     )
 }}

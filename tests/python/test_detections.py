@@ -18,6 +18,7 @@ import json
 import math
 import re
 import shutil
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -557,13 +558,34 @@ def test_egress_does_not_judge_a_first_morning_by_the_night_before_it() -> None:
     (usual,) = [sent for hour, _, _, sent in rows if hour == burst_at]
     assert finding["bytes_sent"] == 30_000_000_000 + usual
     evidence = json.loads(finding["evidence"])
-    # 51 earlier hours in three days counted back from 03:00: two whole, one of three hours
+    # 51 earlier hours in days of 24 counted back from 03:00: two whole, then 00:00-02:00
     assert (evidence["baseline_active_hours"], evidence["baseline_days"]) == (51, 3)
-    daily_peaks = sorted(
-        max(sent for hour, _, _, sent in rows if day_start <= hour < day_start + dt.timedelta(1))
-        for day_start in (dt.datetime(2026, 3, 2, 3), dt.datetime(2026, 3, 3, 3))
+    days = [
+        (burst_at - dt.timedelta(days=d + 1), burst_at - dt.timedelta(days=d)) for d in range(3)
+    ]
+    peaks = [max(sent for hour, _, _, sent in rows if start <= hour < end) for start, end in days]
+    median = statistics.median(peaks)
+    assert evidence["baseline_daily_peak_median_bytes"] == median
+    assert evidence["baseline_daily_peak_mad_bytes"] == statistics.median(
+        abs(p - median) for p in peaks
     )
-    assert evidence["baseline_daily_peak_median_bytes"] >= daily_peaks[0]
+
+
+def test_egress_daily_peaks_are_whole_days_of_24_hours() -> None:
+    """A week of baseline is seven days of 24 hours each, counted back from the hour judged:
+    the hour a week before belongs to the seventh day, not to an eighth day of its own (a
+    lone night hour would have counted as a daily peak and pulled the median down)."""
+    etl = "arn:aws:iam::123456789012:user/etl"
+    rows = _working_days(9, etl, "10.0.0.5")
+    burst_at = dt.datetime(2026, 3, 10, 3)
+    (finding,) = _egress_findings(rows + [(burst_at, etl, "10.0.0.5", 30_000_000_000)]).to_dict(
+        "records"
+    )
+    evidence = json.loads(finding["evidence"])
+    assert (evidence["baseline_active_hours"], evidence["baseline_days"]) == (168, 7)
+    # each day's peak is a working hour's, whatever hour of the day the judged hour is
+    working = [sent for hour, _, _, sent in rows if 8 <= hour.hour < 19]
+    assert evidence["baseline_daily_peak_median_bytes"] >= min(working)
 
 
 def test_egress_judges_an_entity_without_earlier_hours_against_zero() -> None:
@@ -588,9 +610,18 @@ def test_the_hourly_aggregate_recomputes_only_the_hours_whose_lines_changed(
     """The detection layer's input is built by hour: a later build recomputes the hours whose
     line count differs from what it summed (the demo's second delivery brought new hours and
     late lines for hours already summed), leaves the others as they are, and drops the hours
-    that left the history window. Rebuilt from scratch, every build read the whole window of
-    log lines again (every 15 minutes under s3logs run)."""
+    that left the history window or no longer have a line. Rebuilt from scratch, every build
+    read the whole window of log lines again (every 15 minutes under s3logs run)."""
     model = "int_s3_access_logs__hourly_activity"
+    # the second delivery holds lines of hours the first build had summed already
+    late = [
+        at
+        for name, at in built["project"].query(
+            "select file_name, requested_at from s3_access_logs_v2"
+        )
+        if _delivered(Path(name)) >= SPLIT and at < SPLIT - dt.timedelta(hours=1)
+    ]
+    assert late
     project = copy_project(tmp_path / "project")
     shutil.copyfile(built["project"].database, project.database)
     table = f"select * from {model} order by all"
@@ -605,6 +636,12 @@ def test_the_hourly_aggregate_recomputes_only_the_hours_whose_lines_changed(
         con.execute(
             f"update {model} set request_count = request_count + 1 where activity_hour = ?",
             [miscounted],
+        )
+        # an hour that no longer has a line (a reload moved its lines): deleted
+        con.execute(
+            f"insert into {model} select * replace (activity_hour - interval 1 hour as"
+            f" activity_hour) from {model} where activity_hour = ?",
+            [hours[0]],
         )
     project.dbt("run", "-s", model)
     rows = project.query(table)

@@ -407,20 +407,19 @@ def test_the_hourly_aggregate_runs_incrementally_in_snowflake_sql(
     schema = project.env["S3LOGS_FAKESNOW_SCHEMA"]
     # fakesnow cannot run the column comments of persist_docs (`alter table ... alter "X"
     # comment $$...$$`), which have nothing to do with what is tested here
-    settings = project.root / "dbt_project.yml"
-    text = settings.read_text()
-    settings.write_text(text.replace("      columns: true\n", "      columns: false\n", 1))
     # nor a temporary table under a qualified name, which dbt-snowflake's delete+insert makes
     # to hold the new rows: here a transient one (tmp_relation_type), the rest as on Snowflake
-    sql = project.root / "models" / "detections" / f"{model}.sql"
-    text = sql.read_text()
-    sql.write_text(
-        text.replace(
+    for path, old, new in (
+        (project.root / "dbt_project.yml", "      columns: true\n", "      columns: false\n"),
+        (
+            project.root / "models" / "detections" / f"{model}.sql",
             "materialized='incremental',",
             "materialized='incremental', tmp_relation_type='transient',",
-            1,
-        )
-    )
+        ),
+    ):
+        text = path.read_text()
+        assert old in text, path
+        path.write_text(text.replace(old, new, 1))
     columns = (
         "requested_at timestamp_ntz, bucket varchar, requester varchar, requester_type varchar,"
         " remote_ip varchar, operation varchar, object_key varchar, http_status number(38, 0),"
