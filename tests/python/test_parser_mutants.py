@@ -190,3 +190,148 @@ def test_every_cache_stays_within_its_bound(monkeypatch) -> None:
         assert len(parser._MINUTE_CACHE) <= 3
         # a +0000 stamp is stored under two keys after the size check: one over at most
         assert len(parser._TIME_CACHE) <= 3 + 1
+
+
+# --- the reason given for each malformed shape of the general path ------------------------------
+
+_HEAD = "79a5 acme-web [02/Mar/2026:10:15:00 +0000] 192.0.2.1 - REQ1 REST.GET.OBJECT"
+# A request-URI holding an unescaped `" `: a reader counts it as four fields, so a record cut
+# after it still has the 17 fields that make the parser say what is wrong, not count fields.
+_CUT = _HEAD + ' k "GET /a" b c HTTP/1.1" 200 - 5 5 1 1'
+# Bracketed text ends at its `]`, so a reader counts `[1][2]` as two fields.
+_GLUED = "".join(f"[{i}]" for i in range(6))
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (_CUT, "malformed record: line ends before the referer"),
+        (_CUT + ' "ref agent', "malformed record: referer quote is never closed"),
+        (_CUT + ' "" "curl/8.0 -', "malformed record: user-agent quote is never closed"),
+        (_CUT + ' - "curl/8.0 -', "malformed record: user-agent quote is never closed"),
+        (_CUT + ' "ref"', "malformed record: no user-agent after the referer"),
+        (_CUT + " -", "malformed record: no user-agent after the referer"),
+        # an unquoted request-URI followed by three of the six fields
+        (_HEAD + f" {_GLUED} - 200 - 5", "malformed record: line ends before the referer"),
+        (
+            _HEAD.split(" 192.")[0] + " " + _GLUED * 2 + "[12][13]",
+            "malformed record: line ends before the request-URI",
+        ),
+        # 17 fields, but the bucket owner is missing and the version id is there
+        (
+            _HEAD.split(" ", 1)[1] + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" -',
+            "the bracketed time is not the third field (bucket owner or bucket missing?)",
+        ),
+        (_HEAD.replace("+0000]", "+0000"), "no bracketed time field: '[' is never closed"),
+        # a request-URI that starts with a space: the six fields are read after its end
+        (
+            _HEAD + ' k " GET /k HTTP/1.1" x - 5 5 1 1 "-" "curl/8.0" -',
+            "http_status 'x' is not a non-negative integer",
+        ),
+        # one that starts with a quote is never closed plainly
+        (
+            _HEAD + ' k ""GET /k" x - 5 5 1 1 "-" "curl/8.0" -',
+            "malformed record: request-URI quote is never closed",
+        ),
+        (
+            _HEAD + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0"x',
+            "malformed record: text 'x' right after the user-agent quote",
+        ),
+    ],
+)
+def test_each_malformed_shape_is_rejected_with_its_reason(line: str, reason: str) -> None:
+    assert parse_line(line) == Rejection(reason)
+    assert parse_row(line)[-1] == reason
+
+
+# --- referer and user-agent, each quoted or not, with and without the fields after ---------------
+
+
+@pytest.mark.parametrize(
+    ("ending", "expected"),
+    [
+        ('"ref" curl/8.0', ("ref", "curl/8.0", None, None)),
+        ('"ref" curl/8.0 v1 aGk=', ("ref", "curl/8.0", "v1", "aGk=")),
+        ('"" curl/8.0', (None, "curl/8.0", None, None)),
+        ('- ""', (None, None, None, None)),
+        ('- "" v1 aGk=', (None, None, "v1", "aGk=")),
+        ('- "curl/8.0" v1 aGk=', (None, "curl/8.0", "v1", "aGk=")),
+        ("- curl/8.0", (None, "curl/8.0", None, None)),
+        ("- curl/8.0 v1 aGk=", (None, "curl/8.0", "v1", "aGk=")),
+    ],
+)
+def test_referer_and_user_agent_of_every_quoting(ending: str, expected: tuple) -> None:
+    line = _HEAD + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 ' + ending
+    record = parse_line(line)
+    assert not isinstance(record, Rejection), record
+    assert record[15:19] == expected  # referer, user_agent, version_id, host_id
+    assert parse_row(line)[:28] == record
+
+
+def test_an_empty_quoted_request_uri_is_null_on_the_general_path() -> None:
+    line = _HEAD + ' k "" 200 - 5 5 1 1 - "curl/8.0" -'  # an unquoted referer: general path
+    record = parse_line(line)
+    assert not isinstance(record, Rejection), record
+    assert record[8:12] == (None, 200, None, 5)
+
+
+@pytest.mark.parametrize(
+    ("uri", "parts"),
+    [
+        ("GET /k", ("GET", "/k", None, None)),  # no HTTP version
+        ("GET /k?", ("GET", "/k", None, None)),  # an empty query is null
+        ("GET /k? HTTP/1.1", ("GET", "/k", None, "HTTP/1.1")),
+    ],
+)
+def test_request_uri_of_two_or_three_parts(uri: str, parts: tuple) -> None:
+    line = _HEAD + f' k "{uri}" 200 - 5 5 1 1 "-" "curl/8.0" -'
+    row = dict(zip(OUTPUT_COLUMNS, parse_row(line), strict=True))
+    assert (row["http_method"], row["request_path"], row["request_query"]) == parts[:3]
+    assert row["http_version"] == parts[3]
+    assert derive(parse_line(line))[1:5] == parts
+
+
+# --- a host id of two tokens is joined only when every later field fits --------------------------
+
+_TWO_TOKENS = [
+    "AKIAIOSFODNN7EXAMPLE",
+    "aGk=",
+    "SigV4",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "AuthHeader",
+    "b.s3.amazonaws.com",
+    "TLSv1.2",
+    "-",
+    "Yes",
+]
+
+
+def _tail_with(index: int, value: str, length: int = 9) -> str:
+    tokens = list(_TWO_TOKENS)
+    tokens[index] = value
+    return " ".join(tokens[:length])
+
+
+@pytest.mark.parametrize(
+    ("tail", "host_id"),
+    [
+        (" ".join(_TWO_TOKENS), "AKIAIOSFODNN7EXAMPLE aGk="),
+        (" ".join(_TWO_TOKENS[:6]), "AKIAIOSFODNN7EXAMPLE aGk="),  # ends at the host header
+        (" ".join(_TWO_TOKENS[:7]), "AKIAIOSFODNN7EXAMPLE aGk="),  # ends at the TLS version
+        (_tail_with(3, "not-a-cipher"), "AKIAIOSFODNN7EXAMPLE"),
+        (_tail_with(4, "Bogus"), "AKIAIOSFODNN7EXAMPLE"),  # no authentication type
+        (_tail_with(0, "-"), None),  # a null first token
+        (_tail_with(2, "SigV5"), "AKIAIOSFODNN7EXAMPLE"),  # no signature version after
+        (_tail_with(1, ""), "AKIAIOSFODNN7EXAMPLE"),  # an empty second token
+        (_tail_with(6, "Yes", 7), "AKIAIOSFODNN7EXAMPLE"),  # no TLS version, at the end
+        (_tail_with(7, "Yes", 8), "AKIAIOSFODNN7EXAMPLE"),  # no access point ARN, at the end
+    ],
+)
+def test_a_two_token_host_id_is_joined_only_when_the_fields_after_fit(tail, host_id) -> None:
+    line = _HEAD + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" v1 ' + tail
+    general = line.replace("GET /k", 'GET /k"x')  # a quote in the URI: the general path
+    for text in (line, general):
+        row = dict(zip(OUTPUT_COLUMNS, parse_row(text), strict=True))
+        assert row["parse_error"] is None, row["parse_error"]
+        assert row["host_id"] == host_id
+        assert parse_line(text)[18] == host_id
