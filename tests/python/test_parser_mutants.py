@@ -7,6 +7,8 @@ They go through the public functions (`parse_line`, `parse_row`, `derive`, `requ
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from bootstrap import parser
@@ -15,8 +17,10 @@ from bootstrap.parser import (
     OUTPUT_COLUMNS,
     Rejection,
     derive,
+    format_line,
     parse_line,
     parse_row,
+    requester_kind,
 )
 
 
@@ -335,3 +339,124 @@ def test_a_two_token_host_id_is_joined_only_when_the_fields_after_fit(tail, host
         assert row["parse_error"] is None, row["parse_error"]
         assert row["host_id"] == host_id
         assert parse_line(text)[18] == host_id
+
+
+# --- times: every separator, sign and digit is checked --------------------------------------------
+
+_STAMP = "02/Mar/2026:10:15:00 +0000"
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "02-Mar/2026:10:15:00 +0000",  # each separator in its place
+        "02/Mar-2026:10:15:00 +0000",
+        "02/Mar/2026-10:15:00 +0000",
+        "02/Mar/2026:10-15:00 +0000",
+        "02/Mar/2026:10:15-00 +0000",
+        "02/Mar/2026:10:15:00 X0000",  # the offset's sign
+        "02/Mar/2026:10:15:+0 +0000",  # a sign, a letter, a non-ASCII digit: `int` takes
+        "02/Mar/2026:10:15:0a +0000",  # some of them, the format none
+        "02/Mar/2026:10:15:4\u0660 +0000",
+        "+2/Mar/2026:10:15:00 +0000",
+        "02/Mar/+026:10:15:00 +0000",
+        "02/Mar/2026:+1:15:00 +0000",
+        "02/Mar/2026:10:+5:00 +0000",
+        "02/Mar/2026:10:15:00 ++100",
+        "02/Mar/2026:10:15:00 +2400",  # offsets up to 23 hours 59 minutes
+        "02/Mar/2026:10:15:00 +0060",
+    ],
+)
+def test_an_invalid_time_is_rejected(stamp: str) -> None:
+    line = _HEAD.replace(_STAMP, stamp) + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" -'
+    reason = f"invalid time '[{stamp}]', expected [dd/Mon/yyyy:HH:MM:SS +hhmm]"
+    assert parse_line(line) == Rejection(reason)
+    assert parse_row(line)[-1] == reason
+
+
+@pytest.mark.parametrize(
+    ("offset", "utc"),
+    [("+2359", dt.datetime(2026, 3, 1, 10, 16)), ("-1030", dt.datetime(2026, 3, 2, 20, 45))],
+)
+def test_the_largest_offsets_are_applied(offset: str, utc: dt.datetime) -> None:
+    line = _HEAD.replace("+0000", offset) + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" -'
+    assert parse_line(line)[2] == utc
+    assert parse_row(line)[2] == utc
+
+
+def test_the_time_cache_holds_at_most_one_more_than_its_bound(monkeypatch) -> None:
+    """Two seconds of each minute: a new minute stores two keys, a known one a single key."""
+    monkeypatch.setattr(parser, "_TIME_CACHE_MAX", 3)
+    for minute in range(6):
+        for second in ("00", "01"):
+            stamp = f"02/Mar/2026:10:{minute:02d}:{second} +0000"
+            line = _HEAD.replace(_STAMP, stamp) + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "-"'
+            assert parse_row(line)[-1] is None
+            assert len(parser._TIME_CACHE) <= 3 + 1
+
+
+# --- numbers one digit too long for their column, on the fast path ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mid", "reason"),
+    [
+        (" 200 - 1234567890123456789 5 1 1 ", "bytes_sent '1234567890123456789' is out of range"),
+        (" 200 - 5 1234567890123456789 1 1 ", "object_size '1234567890123456789' is out of range"),
+        (" 200 - 5 5 1234567890 1 ", "total_time_ms '1234567890' is out of range"),
+        (" 200 - 5 5 1 1234567890 ", "turnaround_time_ms '1234567890' is out of range"),
+    ],
+)
+def test_a_number_one_digit_too_long_is_out_of_range(mid: str, reason: str) -> None:
+    line = _HEAD + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" -'
+    assert parse_row(line.replace(" 200 - 5 5 1 1 ", mid))[-1] == reason
+
+
+def test_parse_row_keeps_the_raw_whitespace_of_the_request_target() -> None:
+    line = _with_uri("GET /a  b\tc HTTP/1.1")
+    row = dict(zip(OUTPUT_COLUMNS, parse_row(line), strict=True))
+    assert (row["http_method"], row["request_path"], row["http_version"]) == (
+        "GET",
+        "/a  b\tc",
+        "HTTP/1.1",
+    )
+
+
+# --- requester types ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requester", "kind"),
+    [
+        ("arn:aws:iam::123456789012:user/a:b", ("iam_user", "123456789012")),  # `:` in the name
+        ("arn:aws:iam::abc:user/x", ("iam_user", None)),  # an account id is 12 digits
+        ("arn:aws:iam::\u0661\u0662:user/x", ("iam_user", None)),  # ASCII digits
+        ("svc:example", ("aws_service", None)),
+        ("X" * 64, ("other", None)),  # a canonical user id is 64 lowercase hex digits
+        ("0" * 63 + "X", ("other", None)),
+        ("0" * 63 + "f", ("canonical_user", None)),
+    ],
+)
+def test_requester_kind_of_edge_cases(requester: str, kind: tuple) -> None:
+    assert requester_kind(requester) == kind
+
+
+# --- format_line writes as many fields as the record needs -------------------------------------
+
+_LINE_17 = _HEAD + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "-"'
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        _LINE_17,  # the oldest shape, its user-agent null
+        _LINE_17[: -len('"-"')] + '"curl/8.0" v1 aGk=',  # ends at the host id
+        _LINE_17 + " v1",  # ends at the version id: 18 fields
+        _LINE_17 + " - - - - - - - - - eu-west-1",  # the last known field set
+        _LINE_17 + " - - - - - - - - - - x y",  # extra fields alone
+    ],
+)
+def test_format_line_writes_the_fields_the_record_needs(line: str) -> None:
+    record = parse_line(line)
+    assert not isinstance(record, Rejection), record
+    assert format_line(record) == line
