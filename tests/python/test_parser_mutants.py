@@ -192,6 +192,7 @@ def test_every_cache_stays_within_its_bound(monkeypatch) -> None:
         caches = (parser._TAILS, parser._REQUESTERS, parser._OPERATIONS)
         assert all(len(cache) <= 3 for cache in caches)
         assert len(parser._MINUTE_CACHE) <= 3
+        assert len(parser._UTC_MINUTES) <= 3
         # a +0000 stamp is stored under two keys after the size check: one over at most
         assert len(parser._TIME_CACHE) <= 3 + 1
 
