@@ -7,6 +7,8 @@ They go through the public functions (`parse_line`, `parse_row`, `derive`, `requ
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from bootstrap import parser
@@ -15,8 +17,10 @@ from bootstrap.parser import (
     OUTPUT_COLUMNS,
     Rejection,
     derive,
+    format_line,
     parse_line,
     parse_row,
+    requester_kind,
 )
 
 
@@ -188,5 +192,272 @@ def test_every_cache_stays_within_its_bound(monkeypatch) -> None:
         caches = (parser._TAILS, parser._REQUESTERS, parser._OPERATIONS)
         assert all(len(cache) <= 3 for cache in caches)
         assert len(parser._MINUTE_CACHE) <= 3
+        assert len(parser._UTC_MINUTES) <= 3
         # a +0000 stamp is stored under two keys after the size check: one over at most
         assert len(parser._TIME_CACHE) <= 3 + 1
+
+
+# --- the reason given for each malformed shape of the general path ------------------------------
+
+_HEAD = "79a5 acme-web [02/Mar/2026:10:15:00 +0000] 192.0.2.1 - REQ1 REST.GET.OBJECT"
+# A request-URI holding an unescaped `" `: a reader counts it as four fields, so a record cut
+# after it still has the 17 fields that make the parser say what is wrong, not count fields.
+_CUT = _HEAD + ' k "GET /a" b c HTTP/1.1" 200 - 5 5 1 1'
+# Bracketed text ends at its `]`, so a reader counts `[1][2]` as two fields.
+_GLUED = "".join(f"[{i}]" for i in range(6))
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (_CUT, "malformed record: line ends before the referer"),
+        (_CUT + ' "ref agent', "malformed record: referer quote is never closed"),
+        (_CUT + ' "" "curl/8.0 -', "malformed record: user-agent quote is never closed"),
+        (_CUT + ' - "curl/8.0 -', "malformed record: user-agent quote is never closed"),
+        (_CUT + ' "ref"', "malformed record: no user-agent after the referer"),
+        (_CUT + " -", "malformed record: no user-agent after the referer"),
+        # an unquoted request-URI followed by three of the six fields
+        (_HEAD + f" {_GLUED} - 200 - 5", "malformed record: line ends before the referer"),
+        (
+            _HEAD.split(" 192.")[0] + " " + _GLUED * 2 + "[12][13]",
+            "malformed record: line ends before the request-URI",
+        ),
+        # 17 fields, but the bucket owner is missing and the version id is there
+        (
+            _HEAD.split(" ", 1)[1] + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" -',
+            "the bracketed time is not the third field (bucket owner or bucket missing?)",
+        ),
+        (_HEAD.replace("+0000]", "+0000"), "no bracketed time field: '[' is never closed"),
+        # a request-URI that starts with a space: the six fields are read after its end
+        (
+            _HEAD + ' k " GET /k HTTP/1.1" x - 5 5 1 1 "-" "curl/8.0" -',
+            "http_status 'x' is not a non-negative integer",
+        ),
+        # one that starts with a quote is never closed plainly
+        (
+            _HEAD + ' k ""GET /k" x - 5 5 1 1 "-" "curl/8.0" -',
+            "malformed record: request-URI quote is never closed",
+        ),
+        (
+            _HEAD + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0"x',
+            "malformed record: text 'x' right after the user-agent quote",
+        ),
+    ],
+)
+def test_each_malformed_shape_is_rejected_with_its_reason(line: str, reason: str) -> None:
+    assert parse_line(line) == Rejection(reason)
+    assert parse_row(line)[-1] == reason
+
+
+# --- referer and user-agent, each quoted or not, with and without the fields after ---------------
+
+
+@pytest.mark.parametrize(
+    ("ending", "expected"),
+    [
+        ('"ref" curl/8.0', ("ref", "curl/8.0", None, None)),
+        ('"ref" curl/8.0 v1 aGk=', ("ref", "curl/8.0", "v1", "aGk=")),
+        ('"" curl/8.0', (None, "curl/8.0", None, None)),
+        ('- ""', (None, None, None, None)),
+        ('- "" v1 aGk=', (None, None, "v1", "aGk=")),
+        ('- "curl/8.0" v1 aGk=', (None, "curl/8.0", "v1", "aGk=")),
+        ("- curl/8.0", (None, "curl/8.0", None, None)),
+        ("- curl/8.0 v1 aGk=", (None, "curl/8.0", "v1", "aGk=")),
+    ],
+)
+def test_referer_and_user_agent_of_every_quoting(ending: str, expected: tuple) -> None:
+    line = _HEAD + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 ' + ending
+    record = parse_line(line)
+    assert not isinstance(record, Rejection), record
+    assert record[15:19] == expected  # referer, user_agent, version_id, host_id
+    assert parse_row(line)[:28] == record
+
+
+def test_an_empty_quoted_request_uri_is_null_on_the_general_path() -> None:
+    line = _HEAD + ' k "" 200 - 5 5 1 1 - "curl/8.0" -'  # an unquoted referer: general path
+    record = parse_line(line)
+    assert not isinstance(record, Rejection), record
+    assert record[8:12] == (None, 200, None, 5)
+
+
+@pytest.mark.parametrize(
+    ("uri", "parts"),
+    [
+        ("GET /k", ("GET", "/k", None, None)),  # no HTTP version
+        ("GET /k?", ("GET", "/k", None, None)),  # an empty query is null
+        ("GET /k? HTTP/1.1", ("GET", "/k", None, "HTTP/1.1")),
+    ],
+)
+def test_request_uri_of_two_or_three_parts(uri: str, parts: tuple) -> None:
+    line = _HEAD + f' k "{uri}" 200 - 5 5 1 1 "-" "curl/8.0" -'
+    row = dict(zip(OUTPUT_COLUMNS, parse_row(line), strict=True))
+    assert (row["http_method"], row["request_path"], row["request_query"]) == parts[:3]
+    assert row["http_version"] == parts[3]
+    assert derive(parse_line(line))[1:5] == parts
+
+
+# --- a host id of two tokens is joined only when every later field fits --------------------------
+
+_TWO_TOKENS = [
+    "AKIAIOSFODNN7EXAMPLE",
+    "aGk=",
+    "SigV4",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "AuthHeader",
+    "b.s3.amazonaws.com",
+    "TLSv1.2",
+    "-",
+    "Yes",
+]
+
+
+def _tail_with(index: int, value: str, length: int = 9) -> str:
+    tokens = list(_TWO_TOKENS)
+    tokens[index] = value
+    return " ".join(tokens[:length])
+
+
+@pytest.mark.parametrize(
+    ("tail", "host_id"),
+    [
+        (" ".join(_TWO_TOKENS), "AKIAIOSFODNN7EXAMPLE aGk="),
+        (" ".join(_TWO_TOKENS[:6]), "AKIAIOSFODNN7EXAMPLE aGk="),  # ends at the host header
+        (" ".join(_TWO_TOKENS[:7]), "AKIAIOSFODNN7EXAMPLE aGk="),  # ends at the TLS version
+        (_tail_with(3, "not-a-cipher"), "AKIAIOSFODNN7EXAMPLE"),
+        (_tail_with(4, "Bogus"), "AKIAIOSFODNN7EXAMPLE"),  # no authentication type
+        (_tail_with(0, "-"), None),  # a null first token
+        (_tail_with(2, "SigV5"), "AKIAIOSFODNN7EXAMPLE"),  # no signature version after
+        (_tail_with(1, ""), "AKIAIOSFODNN7EXAMPLE"),  # an empty second token
+        (_tail_with(6, "Yes", 7), "AKIAIOSFODNN7EXAMPLE"),  # no TLS version, at the end
+        (_tail_with(7, "Yes", 8), "AKIAIOSFODNN7EXAMPLE"),  # no access point ARN, at the end
+    ],
+)
+def test_a_two_token_host_id_is_joined_only_when_the_fields_after_fit(tail, host_id) -> None:
+    line = _HEAD + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" v1 ' + tail
+    general = line.replace("GET /k", 'GET /k"x')  # a quote in the URI: the general path
+    for text in (line, general):
+        row = dict(zip(OUTPUT_COLUMNS, parse_row(text), strict=True))
+        assert row["parse_error"] is None, row["parse_error"]
+        assert row["host_id"] == host_id
+        assert parse_line(text)[18] == host_id
+
+
+# --- times: every separator, sign and digit is checked --------------------------------------------
+
+_STAMP = "02/Mar/2026:10:15:00 +0000"
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "02-Mar/2026:10:15:00 +0000",  # each separator in its place
+        "02/Mar-2026:10:15:00 +0000",
+        "02/Mar/2026-10:15:00 +0000",
+        "02/Mar/2026:10-15:00 +0000",
+        "02/Mar/2026:10:15-00 +0000",
+        "02/Mar/2026:10:15:00 X0000",  # the offset's sign
+        "02/Mar/2026:10:15:+0 +0000",  # a sign, a letter, a non-ASCII digit: `int` takes
+        "02/Mar/2026:10:15:0a +0000",  # some of them, the format none
+        "02/Mar/2026:10:15:4\u0660 +0000",
+        "+2/Mar/2026:10:15:00 +0000",
+        "02/Mar/+026:10:15:00 +0000",
+        "02/Mar/2026:+1:15:00 +0000",
+        "02/Mar/2026:10:+5:00 +0000",
+        "02/Mar/2026:10:15:00 ++100",
+        "02/Mar/2026:10:15:00 +2400",  # offsets up to 23 hours 59 minutes
+        "02/Mar/2026:10:15:00 +0060",
+    ],
+)
+def test_an_invalid_time_is_rejected(stamp: str) -> None:
+    line = _HEAD.replace(_STAMP, stamp) + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" -'
+    reason = f"invalid time '[{stamp}]', expected [dd/Mon/yyyy:HH:MM:SS +hhmm]"
+    assert parse_line(line) == Rejection(reason)
+    assert parse_row(line)[-1] == reason
+
+
+@pytest.mark.parametrize(
+    ("offset", "utc"),
+    [("+2359", dt.datetime(2026, 3, 1, 10, 16)), ("-1030", dt.datetime(2026, 3, 2, 20, 45))],
+)
+def test_the_largest_offsets_are_applied(offset: str, utc: dt.datetime) -> None:
+    line = _HEAD.replace("+0000", offset) + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" -'
+    assert parse_line(line)[2] == utc
+    assert parse_row(line)[2] == utc
+
+
+def test_the_time_cache_holds_at_most_one_more_than_its_bound(monkeypatch) -> None:
+    """Two seconds of each minute: a new minute stores two keys, a known one a single key."""
+    monkeypatch.setattr(parser, "_TIME_CACHE_MAX", 3)
+    for minute in range(6):
+        for second in ("00", "01"):
+            stamp = f"02/Mar/2026:10:{minute:02d}:{second} +0000"
+            line = _HEAD.replace(_STAMP, stamp) + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "-"'
+            assert parse_row(line)[-1] is None
+            assert len(parser._TIME_CACHE) <= 3 + 1
+
+
+# --- numbers one digit too long for their column, on the fast path ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mid", "reason"),
+    [
+        (" 200 - 1234567890123456789 5 1 1 ", "bytes_sent '1234567890123456789' is out of range"),
+        (" 200 - 5 1234567890123456789 1 1 ", "object_size '1234567890123456789' is out of range"),
+        (" 200 - 5 5 1234567890 1 ", "total_time_ms '1234567890' is out of range"),
+        (" 200 - 5 5 1 1234567890 ", "turnaround_time_ms '1234567890' is out of range"),
+    ],
+)
+def test_a_number_one_digit_too_long_is_out_of_range(mid: str, reason: str) -> None:
+    line = _HEAD + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "curl/8.0" -'
+    assert parse_row(line.replace(" 200 - 5 5 1 1 ", mid))[-1] == reason
+
+
+def test_parse_row_keeps_the_raw_whitespace_of_the_request_target() -> None:
+    line = _with_uri("GET /a  b\tc HTTP/1.1")
+    row = dict(zip(OUTPUT_COLUMNS, parse_row(line), strict=True))
+    assert (row["http_method"], row["request_path"], row["http_version"]) == (
+        "GET",
+        "/a  b\tc",
+        "HTTP/1.1",
+    )
+
+
+# --- requester types ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requester", "kind"),
+    [
+        ("arn:aws:iam::123456789012:user/a:b", ("iam_user", "123456789012")),  # `:` in the name
+        ("arn:aws:iam::abc:user/x", ("iam_user", None)),  # an account id is 12 digits
+        ("arn:aws:iam::\u0661\u0662:user/x", ("iam_user", None)),  # ASCII digits
+        ("svc:example", ("aws_service", None)),
+        ("X" * 64, ("other", None)),  # a canonical user id is 64 lowercase hex digits
+        ("0" * 63 + "X", ("other", None)),
+        ("0" * 63 + "f", ("canonical_user", None)),
+    ],
+)
+def test_requester_kind_of_edge_cases(requester: str, kind: tuple) -> None:
+    assert requester_kind(requester) == kind
+
+
+# --- format_line writes as many fields as the record needs -------------------------------------
+
+_LINE_17 = _HEAD + ' k "GET /k HTTP/1.1" 200 - 5 5 1 1 "-" "-"'
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        _LINE_17,  # the oldest shape, its user-agent null
+        _LINE_17[: -len('"-"')] + '"curl/8.0" v1 aGk=',  # ends at the host id
+        _LINE_17 + " v1",  # ends at the version id: 18 fields
+        _LINE_17 + " - - - - - - - - - eu-west-1",  # the last known field set
+        _LINE_17 + " - - - - - - - - - - x y",  # extra fields alone
+    ],
+)
+def test_format_line_writes_the_fields_the_record_needs(line: str) -> None:
+    record = parse_line(line)
+    assert not isinstance(record, Rejection), record
+    assert format_line(record) == line
