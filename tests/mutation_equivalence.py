@@ -28,14 +28,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CACHES = (
-    "_TAILS",
-    "_REQUESTERS",
-    "_OPERATIONS",
-    "_TIME_CACHE",
-    "_MINUTE_CACHE",
-    "_UTC_MINUTES",
-)
 
 
 def _load(path: Path, name: str):
@@ -133,6 +125,8 @@ def main(names: list[str]) -> int:
 
     assert Path(mutated.__file__).resolve().parent.parent == REPO / "mutants", mutated.__file__
     original = _load(REPO / "bootstrap/parser.py", "_original_parser")
+    # the caches the tests empty before each test (one list, checked by test_mutation_config)
+    caches = _load(REPO / "tests/python/conftest.py", "_conftest").PARSER_CACHES
     lines = corpus(int(os.environ.get("EQUIVALENCE_EXAMPLES", "3000")))
     expected = []
     for _ in range(2):  # cold caches, then warm
@@ -142,7 +136,7 @@ def main(names: list[str]) -> int:
     status = 0
     for name in names:
         os.environ["MUTANT_UNDER_TEST"] = name
-        for cache in CACHES:
+        for cache in caches:
             getattr(mutated, cache).clear()
         verdict = "same"
         for run in range(2):
