@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +26,14 @@ from click.testing import CliRunner
 from s3_server import s3_client
 
 from bootstrap.cli import main
-from bootstrap.loader import LoadError, LoadSummary, console_load, load_logs
+from bootstrap.loader import (
+    LoadError,
+    LoadSummary,
+    committed_since,
+    console_load,
+    failed_objects_message,
+    load_logs,
+)
 
 s3_endpoint = s3_server.s3_endpoint
 fake_aws = s3_server.fake_aws
@@ -86,6 +95,43 @@ def test_summary_line_names_blank_lines_only_when_there_are_some() -> None:
 def test_summary_rate_of_an_instant_load_is_zero_and_of_a_short_one_is_real(seconds) -> None:
     text = LoadSummary(lines=4, seconds=seconds).describe()
     assert ("(0 lines/s)" if seconds == 0 else "(10 lines/s)") in text
+
+
+@pytest.mark.parametrize("full", [True, False])
+def test_summary_line_names_the_list_requests_and_the_kind_of_listing(full) -> None:
+    text = LoadSummary(list_requests=3, full_listing=full).describe()
+    kind = "full" if full else "incremental"
+    assert text.endswith(f"; 3 LIST requests ({kind} listing)")
+    assert "LIST" not in LoadSummary(full_listing=full).describe()  # a folder: no requests
+
+
+@pytest.mark.parametrize(
+    ("keep_going", "status"),
+    [(False, "exit status 3"), (True, "exit status 0 (--keep-going)")],
+)
+def test_failed_objects_message_says_where_they_are_and_the_exit_status(keep_going, status) -> None:
+    assert failed_objects_message(LoadSummary(failed=2), keep_going) == (
+        "2 objects could not be read and are recorded in main.s3_access_logs_failed_objects; "
+        f"the next run tries them again ({status})"
+    )
+
+
+def test_committed_since_counts_what_loads_begun_since_then_committed(tmp_path) -> None:
+    database = tmp_path / "x.duckdb"
+    before = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    load_logs(str(_folder(tmp_path, LINE + "\n" + LINE + "\n")), str(database))
+    after = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    assert committed_since(str(database), before) == (1, 2)
+    assert committed_since(str(database), after + dt.timedelta(seconds=1)) == (0, 0)
+
+
+def test_committed_since_of_no_database_is_nothing_and_creates_no_file(tmp_path) -> None:
+    missing = tmp_path / "none.duckdb"
+    assert committed_since(str(missing), dt.datetime(2026, 1, 1)) == (0, 0)
+    assert not missing.exists()
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()  # a file without the history table
+    assert committed_since(str(empty), dt.datetime(2026, 1, 1)) == (0, 0)
 
 
 class _Terminal(io.StringIO):
@@ -240,6 +286,68 @@ def test_load_without_a_database_uses_the_variable_then_the_default(monkeypatch,
     monkeypatch.delenv("S3LOGS_DUCKDB")
     assert load_logs(str(folder)).lines == 1
     assert (tmp_path / "data" / "s3logs.duckdb").exists()
+
+
+# --- folders -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def local_zone(monkeypatch) -> Iterator[None]:
+    """The process runs in a zone five and a half hours east of UTC (no daylight saving), so a
+    time taken in local time instead of UTC shows."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_file_times_are_utc_whatever_the_local_zone(local_zone, tmp_path) -> None:
+    folder = _folder(tmp_path)
+    os.utime(folder / NAME, (1_772_446_500, 1_772_446_500))  # 2026-03-02 10:15:00 UTC
+    database = tmp_path / "x.duckdb"
+    load_logs(str(folder), str(database))
+    assert _rows(database, "select file_last_modified from main.s3_access_logs_raw") == [
+        (dt.datetime(2026, 3, 2, 10, 15),)
+    ]
+
+
+def test_an_unreadable_entry_is_named_and_the_files_after_it_still_load(tmp_path, caplog) -> None:
+    folder = _folder(tmp_path)
+    broken = folder / "0-broken"  # sorts before the log object
+    broken.symlink_to(folder / "gone")
+    database = tmp_path / "x.duckdb"
+    with caplog.at_level(logging.ERROR, logger="bootstrap.loader"):
+        summary = load_logs(str(folder), str(database))
+    assert [r.getMessage() for r in caplog.records] == [
+        f"skipped {broken}: No such file or directory"
+    ]
+    assert (summary.objects, summary.lines) == (1, 1)
+
+
+def test_a_folder_of_more_than_one_listing_page_loads_every_object(tmp_path) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    count = 1_001  # one more than the listing page of a folder (S3's page size)
+    for i in range(count):
+        name = f"2026-03-02-10-{i // 60:02d}-{i % 60:02d}-0A1B2C3D4E5F6A7B"
+        (folder / name).write_text(LINE + "\n")
+    summary = load_logs(str(folder), str(tmp_path / "x.duckdb"))
+    assert (summary.objects, summary.lines) == (count, count)
+
+
+def test_a_missing_folder_or_a_file_says_what_to_give(tmp_path) -> None:
+    missing = tmp_path / "nothing"
+    with pytest.raises(LoadError) as raised:
+        load_logs(str(missing), str(tmp_path / "x.duckdb"))
+    assert str(raised.value) == (
+        f"folder {missing} does not exist; give a folder of log objects, an s3:// URL, or "
+        "run `s3logs demo-data` first to create data/demo-logs"
+    )
+    file = _folder(tmp_path) / NAME
+    with pytest.raises(LoadError) as raised:
+        load_logs(str(file), str(tmp_path / "x.duckdb"))
+    assert str(raised.value) == f"{file} is a file; give the folder that holds the log objects"
 
 
 # --- S3 ----------------------------------------------------------------------------------------
