@@ -211,6 +211,16 @@ def test_console_status_line_redraws_at_most_five_times_a_second(monkeypatch, tm
     assert len(re.findall(r"\x1b\[K\d+ objects, ", out.getvalue())) == 1
 
 
+def test_console_status_line_of_a_load_that_took_no_time_shows_no_rate(
+    monkeypatch, tmp_path
+) -> None:
+    _folder(tmp_path)
+    monkeypatch.setattr("bootstrap.loader.time.monotonic", lambda: 1000.0)  # a clock that stops
+    out = _Terminal()
+    _console_run(monkeypatch, tmp_path, out, native=False)
+    assert "\r\x1b[K1 objects, 1 lines, 0.0 MB, 0 skipped (0 lines/s)" in out.getvalue()
+
+
 def test_console_status_line_follows_a_slow_load(monkeypatch, tmp_path) -> None:
     _three_objects(tmp_path)
     _fake_clock(monkeypatch, step=0.25)  # objects a good fraction of a second apart
