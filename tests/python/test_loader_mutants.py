@@ -101,7 +101,10 @@ def test_summary_rate_of_an_instant_load_is_zero_and_of_a_short_one_is_real(seco
 def test_summary_line_names_the_list_requests_and_the_kind_of_listing(full) -> None:
     text = LoadSummary(list_requests=3, full_listing=full).describe()
     kind = "full" if full else "incremental"
-    assert text.endswith(f"; 3 LIST requests ({kind} listing)")
+    assert text == (
+        "loaded 0 objects (0 reloaded), 0 lines, 0 bytes in 0.0 s (0 lines/s); skipped 0 already "
+        f"loaded, 0 changed, 0 not log objects, 0 unreadable; 3 LIST requests ({kind} listing)"
+    )
     assert "LIST" not in LoadSummary(full_listing=full).describe()  # a folder: no requests
 
 
