@@ -643,7 +643,7 @@ class _Batch:
         self.objects: list[tuple[int, str, dt.datetime, str, int, int, str]] = []
         # (object, index, absolute path, line count, reload) of the files DuckDB reads itself
         self.native: list[tuple[LogObject, int, str, int, bool]] = []
-        self.to_delete: list[str] = []  # changed objects whose old rows go before new ones
+        self.to_delete: list[str] = []  # changed objects whose old rows go at the next flush
         self.raw: list[str] = []
         self.obj: list[int] = []
         self.rows: list[int] = []
@@ -693,14 +693,15 @@ class _Batch:
                 size = sum(map(len, lines))
                 self.pending_bytes += size
                 self.total_bytes += size
-                if self.pending_bytes >= self.limit:  # one object larger than a whole batch
+                if self.pending_bytes >= self.limit:  # memory: rows go to the table early
                     self._flush(with_object=(obj, index))
                     flushed, mark = True, 0
         except _ObjectError as exc:
-            if flushed:
-                raise LoadError(
-                    f"{obj.file_name}: {exc}; nothing of this batch was loaded"
-                ) from exc
+            if flushed:  # take back the rows of this object the flush appended
+                self.con.execute(
+                    f"delete from {RAW_TABLE} where file_name = ? and loaded_at = ?",
+                    [obj.file_name, self.loaded_at],
+                )
             del self.raw[mark:], self.obj[mark:], self.rows[mark:]
             if reload:
                 self.to_delete.pop()
@@ -736,12 +737,18 @@ class _Batch:
         if with_object is not None:  # the object being read is not in self.objects yet
             obj, index = with_object
             objects.append((index, obj.file_name, obj.last_modified))
-        if self.to_delete:
+        # The old rows of changed objects, by their earlier loaded_at (every row of this batch
+        # has a later one). The object being read keeps its old rows until it has been read
+        # whole: should its end be unreadable, its new rows are taken back and the old stay.
+        reading = with_object[0].file_name if with_object is not None else None
+        stale = [name for name in self.to_delete if name != reading]
+        if stale:
             self.con.execute(
-                f"delete from {RAW_TABLE} where file_name in (select unnest(?::varchar[]))",
-                [self.to_delete],
+                f"delete from {RAW_TABLE} where file_name in (select unnest(?::varchar[])) "
+                "and loaded_at < ?",
+                [stale, self.loaded_at],
             )
-            self.to_delete = []
+        self.to_delete = [name for name in self.to_delete if name == reading]
         self._insert_native()
         if self.raw:
             lines = pa.table(
