@@ -1022,7 +1022,8 @@ def load_logs(
     summary = LoadSummary()
     s3 = None
     if source.startswith("s3://"):
-        s3 = _S3Source(source, endpoint_url, connections=max(readers, 10))
+        # a pooled connection for each reader and one for the listing, which runs beside them
+        s3 = _S3Source(source, endpoint_url, connections=max(readers + 1, 10))
     else:
         local_pages = _local_source(source)
     if before_open is not None:

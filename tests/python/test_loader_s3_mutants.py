@@ -370,17 +370,13 @@ def test_an_object_is_read_in_chunks_not_held_whole(stub_bucket, tmp_path) -> No
     assert grown < size, f"{grown:,} bytes allocated reading an object of {size:,}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the S3 client keeps max(readers, 10) connections, one per reader, but the "
-    "writer sends the next listing request while the readers fetch, on a connection of its "
-    "own: urllib3 then closes one of readers + 1 connections, warning 'Connection pool is "
-    "full, discarding connection', and opens a new one for a later request",
-)
 @pytest.mark.parametrize("readers", [10, 32])
 def test_the_writer_listing_while_every_reader_fetches_keeps_its_connection(
     stub_bucket, tmp_path, caplog, readers
 ) -> None:
+    """The listing runs beside the readers and needs a pooled connection of its own: with one
+    per reader only, urllib3 warned 'Connection pool is full, discarding connection' and
+    reopened connections (fixed: readers + 1)."""
     stub_bucket.objects = {_name(10, minute): (LINE + "\n").encode() for minute in range(40)}
     stub_bucket.page = 1  # a listing request for each object
     lock, fetching = threading.Lock(), [0]
