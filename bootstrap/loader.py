@@ -30,6 +30,7 @@ import codecs
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import os
 import re
@@ -397,8 +398,9 @@ class _S3Source:
         self.where = f"s3://{bucket}" + (f" at {endpoint_url}" if endpoint_url else "")
         # A fresh session, not boto3's module-level one, so that the credential chain is read
         # now and not reused from an earlier call in the same process.
+        session = boto3.session.Session()
         try:
-            self.s3 = boto3.session.Session().client(
+            self.s3 = session.client(
                 "s3",
                 endpoint_url=endpoint_url,
                 # a connection per thread reading ahead (botocore keeps 10 by default)
@@ -409,8 +411,14 @@ class _S3Source:
                 f"--endpoint-url {endpoint_url!r} is not usable ({exc}); give a URL such as "
                 "http://localhost:9000"
             ) from None
-        self._call(lambda: self.s3.head_bucket(Bucket=bucket))
+        head = self._call(lambda: self.s3.head_bucket(Bucket=bucket))
         self.list_requests = 0
+        # Small objects are fetched by direct GETs where they send what the client would
+        # (s3_reader.DirectGet); None: the client reads every object.
+        try:
+            self.direct = s3_reader.DirectGet.for_bucket(self.s3, session, bucket, head)
+        except Exception:
+            self.direct = None
 
     def _call(self, request: Callable[[], object]) -> object:
         """Run one S3 request, turning failures into a LoadError that says what to do."""
@@ -473,16 +481,26 @@ class _S3Source:
                         fingerprint="etag:" + item["ETag"].strip('"'),
                         size=item["Size"],
                         last_modified=_utc(item["LastModified"]),
-                        read=lambda key=item["Key"], etag=item["ETag"]: self._read(key, etag),
+                        read=functools.partial(self._read, item["Key"], item["ETag"], item["Size"]),
                         key=item["Key"],
                     )
                     for item in page.get("Contents", [])
                     if not item["Key"].endswith("/")  # folder placeholders made by consoles
                 ]
 
-    def _read(self, key: str, etag: str) -> Iterator[bytes]:
+    def _read(self, key: str, etag: str, size: int | None = None) -> Iterator[bytes]:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        direct, refused = self.direct, 0
+        if direct is not None and size is not None and size <= s3_reader.DIRECT_GET_MAX:
+            try:
+                body, refused = direct.get(key, etag)
+            except s3_reader.Gone as gone:
+                raise _ObjectError(f"changed or deleted since it was listed ({gone})") from None
+            if body is not None:
+                if body:
+                    yield body
+                return
         try:
             # IfMatch: the bytes must be the version whose ETag goes into the history.
             body = self.s3.get_object(Bucket=self.bucket, Key=key, IfMatch=etag)["Body"]
@@ -493,6 +511,15 @@ class _S3Source:
             raise self._translate(exc) from exc
         except BotoCoreError as exc:
             raise self._translate(exc) from exc
+        if 300 <= refused < 500 and self.direct is direct:
+            # The client read what a direct GET could not: it reads every object from now on.
+            self.direct = None
+            log.info(
+                "%s refused a direct GET (HTTP %d) that the S3 client's succeeded: the client "
+                "reads every object from now on",
+                self.where,
+                refused,
+            )
         with body:
             try:
                 yield from body.iter_chunks(_READ_CHUNK)

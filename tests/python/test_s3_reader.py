@@ -144,9 +144,9 @@ def test_concurrent_reads_load_exactly_what_one_at_a_time_does(
     readers = 1
     real_read = loader._S3Source._read
 
-    def spy(self, key: str, etag: str):
+    def spy(self, key: str, etag: str, *size):
         threads[readers].add(threading.current_thread().name)
-        yield from real_read(self, key, etag)
+        yield from real_read(self, key, etag, *size)
 
     monkeypatch.setattr(loader._S3Source, "_read", spy)
     got = {}
@@ -185,11 +185,11 @@ def test_a_crash_mid_batch_while_reading_ahead_leaves_nothing_of_that_batch(
     )
     real_read = loader._S3Source._read
 
-    def network_drops_in_fifth_object(self, key: str, etag: str):
+    def network_drops_in_fifth_object(self, key: str, etag: str, *size):
         if key == keys[4]:
-            yield next(real_read(self, key, etag))[:50]  # part of it arrives first
+            yield next(real_read(self, key, etag, *size))[:50]  # part of it arrives first
             raise OSError("connection reset")
-        yield from real_read(self, key, etag)
+        yield from real_read(self, key, etag, *size)
 
     monkeypatch.setattr(loader._S3Source, "_read", network_drops_in_fifth_object)
     db = tmp_path / "s3logs.duckdb"
