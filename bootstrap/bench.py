@@ -1100,6 +1100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="loader benchmark: delay added to every S3 request (default: %(default)s)",
     )
     ap.add_argument(
+        "--s3-servers",
+        default="moto,minimal",
+        help="loader benchmark: the S3 stand-ins to load from, comma-separated: moto (the "
+        "tests' S3), minimal (bootstrap/bench_s3_server.py: little CPU per request, as S3's is "
+        "not on this machine) (default: %(default)s)",
+    )
+    ap.add_argument(
         "--s3-readers",
         type=int,
         help="loader benchmark: threads reading ahead (default: the loader's)",
@@ -1119,6 +1126,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--json", metavar="PATH", help="also write every figure to this JSON file")
     args = ap.parse_args(argv)
+    from bootstrap.bench_loader import SERVERS as S3_SERVERS
+
+    s3_servers = [name.strip() for name in args.s3_servers.split(",") if name.strip()]
+    unknown = sorted(set(s3_servers) - set(S3_SERVERS))
+    if unknown:
+        ap.error(
+            f"--s3-servers: unknown {', '.join(unknown)}; give a comma-separated list of "
+            f"{', '.join(S3_SERVERS)}"
+        )
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
@@ -1192,6 +1208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 backfill_from=args.backfill_from if part == "backfill" else None,
                 latency_ms=args.s3_latency_ms,
                 readers=args.s3_readers,
+                servers=s3_servers,
                 workdir=args.workdir,
                 seed=args.seed,
                 log=lambda s: print(f"  ... {s}", file=sys.stderr, flush=True),

@@ -2,14 +2,16 @@
 
 Two measurements, each load in a fresh Python process so that its peak RSS is its own:
 
-1. **S3 over a network**: a moto server (its own process, on loopback) holds `objects` small log
-   objects from four sources (two per key layout) spread over `days` days; every request the
-   loader sends waits `latency_ms` first (a botocore `before-send` hook in the loader's
-   process, on whichever thread sends it), as a request to S3 over a network would. Reported:
-   the first load (a full listing) in objects/s and lines/s, its LIST requests and peak RSS;
-   then a later cycle after one new object per source (an incremental listing), with its LIST
-   requests. The moto server's CPU time is reported too: on a shared machine it competes with
-   the loader for the same cores, which S3 itself would not.
+1. **S3 over a network**, against each of two stand-ins in its own process on loopback: moto's
+   server (the tests' S3) and a minimal S3 (`bootstrap/bench_s3_server.py`), each holding
+   `objects` small log objects from four sources (two per key layout) spread over `days`
+   days. Every request the loader sends waits `latency_ms` first (a botocore `before-send`
+   hook and the same wait before each direct GET, in the loader's process, on whichever
+   thread sends it), as a request to S3 over a network would. Reported: the first load (a
+   full listing) in objects/s and lines/s, its LIST requests and peak RSS; then a later cycle
+   after one new object per source (an incremental listing), with its LIST requests. Each
+   server's CPU time is reported too: it competes with the loader for this machine's cores,
+   which S3 does not; moto's needs 2.5 to 5 ms a request, the minimal one about 0.3 ms.
 2. **A local backfill**: `lines` lines written as log objects to a folder, loaded into a fresh
    DuckDB file: seconds, lines/s and peak RSS.
 """
@@ -50,11 +52,16 @@ from bootstrap import loader
 options = json.loads(sys.argv[1])
 latency = options.pop("latency_ms", 0) / 1000
 if latency:
-    real_init = loader._S3Source.__init__
+    from bootstrap import s3_reader
+    real_init, real_get = loader._S3Source.__init__, s3_reader.DirectGet.get
     def init(self, *args, **kwargs):
         real_init(self, *args, **kwargs)
         self.s3.meta.events.register("before-send.s3", lambda **_: time.sleep(latency))
+    def get(self, *args, **kwargs):
+        time.sleep(latency)
+        return real_get(self, *args, **kwargs)
     loader._S3Source.__init__ = init
+    s3_reader.DirectGet.get = get
 cpu, started = os.times(), time.perf_counter()
 summary = loader.load_logs(**options)
 seconds, end = time.perf_counter() - started, os.times()
@@ -67,8 +74,10 @@ print(json.dumps({
 """
 
 # A moto server on a free loopback port, in its own process: prints its port, stops at EOF.
+# (werkzeug's line per request silenced: the server's CPU is measured.)
 _SERVER = """
-import sys
+import logging, sys
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 from moto.server import ThreadedMotoServer
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
@@ -76,6 +85,10 @@ print(server.get_host_and_port()[1], flush=True)
 sys.stdin.read()
 server.stop()
 """
+SERVERS = {  # name -> the command that starts it
+    "moto": [sys.executable, "-c", _SERVER],
+    "minimal": [sys.executable, "-m", "bootstrap.bench_s3_server"],
+}
 
 
 @dataclass
@@ -106,8 +119,11 @@ class LoaderResult:
     latency_ms: float = 0.0
     readers: int = 0
     days: int = 0
-    s3_first: Load | None = None
+    servers: list[str] = field(default_factory=lambda: list(SERVERS))
+    s3_first: Load | None = None  # against moto's server
     s3_later: Load | None = None
+    minimal_first: Load | None = None  # against the minimal S3
+    minimal_later: Load | None = None
     backfill_lines: int = 0
     backfill_objects: int = 0
     backfill_from: str | None = None  # an existing folder loaded instead of written lines
@@ -171,7 +187,12 @@ def _bodies(count: int, seed: int) -> list[bytes]:
 
 
 def s3_bench(
-    result: LoaderResult, database: Path, *, seed: int, log: Callable[[str], None]
+    result: LoaderResult,
+    database: Path,
+    *,
+    seed: int,
+    log: Callable[[str], None],
+    server_name: str = "moto",
 ) -> None:
     import boto3
     from botocore.config import Config
@@ -184,7 +205,8 @@ def s3_bench(
     }
     os.environ.update(env)
     server = subprocess.Popen(
-        [sys.executable, "-c", _SERVER],
+        SERVERS[server_name],
+        cwd=REPO,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -192,7 +214,11 @@ def s3_bench(
     )
     try:
         endpoint = f"http://127.0.0.1:{server.stdout.readline().strip()}"
-        s3 = boto3.client("s3", endpoint_url=endpoint, config=Config(max_pool_connections=16))
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            config=Config(max_pool_connections=16, request_checksum_calculation="when_required"),
+        )
         bucket = "bench-access-logs"
         s3.create_bucket(Bucket=bucket)
         per_source = result.objects // len(SOURCES)
@@ -203,7 +229,7 @@ def s3_bench(
             for i in range(per_source):
                 key = _key(stream, partitioned, START + step * i, f"{s:02X}{i:014X}")
                 puts.append((key, bodies[s * per_source + i]))
-        log(f"putting {len(puts):,} objects into the moto server (not timed)")
+        log(f"putting {len(puts):,} objects into the {server_name} S3 server (not timed)")
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda kv: s3.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]), puts))
         options = {
@@ -215,8 +241,8 @@ def s3_bench(
         }
         log(f"first load: {len(puts):,} objects at {result.latency_ms:g} ms a request")
         before = _process_cpu(server.pid)
-        result.s3_first = run_load(options)
-        result.s3_first.server_cpu_seconds = _process_cpu(server.pid) - before
+        first = run_load(options)
+        first.server_cpu_seconds = _process_cpu(server.pid) - before
         latest = START + step * (per_source - 1)
         for s, (stream, partitioned) in enumerate(SOURCES):
             at = latest + dt.timedelta(minutes=5)
@@ -225,8 +251,12 @@ def s3_bench(
             )
         log("later cycle: one new object per source")
         before = _process_cpu(server.pid)
-        result.s3_later = run_load(options)
-        result.s3_later.server_cpu_seconds = _process_cpu(server.pid) - before
+        later = run_load(options)
+        later.server_cpu_seconds = _process_cpu(server.pid) - before
+        if server_name == "moto":
+            result.s3_first, result.s3_later = first, later
+        else:
+            result.minimal_first, result.minimal_later = first, later
     finally:
         server.stdin.close()
         server.wait(timeout=60)
@@ -265,6 +295,7 @@ def loader_bench(
     objects: int = 10_000,
     latency_ms: float = 30.0,
     readers: int | None = None,
+    servers: list[str] | None = None,
     days: int = 365,
     backfill_lines: int = 1_000_000,
     backfill_from: str | None = None,
@@ -278,13 +309,14 @@ def loader_bench(
         objects=objects,
         latency_ms=latency_ms,
         readers=readers or DEFAULT_READERS,
+        servers=list(SERVERS) if servers is None else servers,
         days=days,
         backfill_lines=backfill_lines,
     )
     root = Path(tempfile.mkdtemp(prefix="s3logs-loader-bench-", dir=workdir))
     try:
-        if objects:
-            s3_bench(result, root / "s3.duckdb", seed=seed, log=log)
+        for name in result.servers if objects else []:
+            s3_bench(result, root / f"s3-{name}.duckdb", seed=seed, log=log, server_name=name)
         if backfill_from:
             backfill_bench(result, root, seed=seed, log=log, folder=Path(backfill_from))
         elif backfill_lines:
@@ -298,30 +330,43 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+_SERVER_NOTES = {
+    "moto": "moto's server on loopback",
+    "minimal": "a minimal S3 on loopback, bootstrap/bench_s3_server.py",
+}
+
+
+def _describe_s3(res: LoaderResult, name: str, first: Load, later: Load | None) -> list[str]:
+    out = [
+        f"  S3 ({_SERVER_NOTES[name]}; {res.latency_ms:g} ms added to every request, "
+        f"{res.readers} readers): {res.objects:,} objects over {res.days} days, 4 sources",
+        f"    first load (full listing): {first.seconds:.1f} s = {first.objects_per_s:,.0f} "
+        f"objects/s, {first.lines_per_s:,.0f} lines/s ({first.lines:,} lines); "
+        f"{first.list_requests} LIST requests; peak RSS {first.peak_rss_mb:,.0f} MB",
+        f"      target <= {TARGET_S3_SECONDS:g} s for 10,000 objects: "
+        f"{_verdict(first.seconds <= TARGET_S3_SECONDS * res.objects / 10_000)}",
+        f"      CPU: loader {first.cpu_seconds:.1f} s ("
+        f"{1000 * first.cpu_seconds / max(first.objects, 1):.2f} ms an object), "
+        f"{name} server {first.server_cpu_seconds:.1f} s "
+        f"(the server shares this machine's cores; S3 would not)",
+    ]
+    if later is not None:
+        out.append(
+            f"    later cycle (+1 object per source, "
+            f"{'full' if later.full_listing else 'incremental'} listing): "
+            f"{later.objects} objects in {later.seconds:.2f} s; "
+            f"{later.list_requests} LIST requests "
+            f"(a full listing: {first.list_requests})"
+        )
+    return out
+
+
 def describe_loader(res: LoaderResult) -> str:
     out = ["Loader (each load in a fresh process; peak RSS is that process's)"]
     if res.s3_first is not None:
-        first, later = res.s3_first, res.s3_later
-        out += [
-            f"  S3 (moto server on loopback, {res.latency_ms:g} ms added to every request, "
-            f"{res.readers} readers): {res.objects:,} objects over {res.days} days, 4 sources",
-            f"    first load (full listing): {first.seconds:.1f} s = {first.objects_per_s:,.0f} "
-            f"objects/s, {first.lines_per_s:,.0f} lines/s ({first.lines:,} lines); "
-            f"{first.list_requests} LIST requests; peak RSS {first.peak_rss_mb:,.0f} MB",
-            f"      target <= {TARGET_S3_SECONDS:g} s for 10,000 objects: "
-            f"{_verdict(first.seconds <= TARGET_S3_SECONDS * res.objects / 10_000)}",
-            f"      CPU: loader {first.cpu_seconds:.1f} s, "
-            f"moto server {first.server_cpu_seconds:.1f} s "
-            f"(the server shares this machine's cores; S3 would not)",
-        ]
-        if later is not None:
-            out.append(
-                f"    later cycle (+1 object per source, "
-                f"{'full' if later.full_listing else 'incremental'} listing): "
-                f"{later.objects} objects in {later.seconds:.2f} s; "
-                f"{later.list_requests} LIST requests "
-                f"(a full listing: {first.list_requests})"
-            )
+        out += _describe_s3(res, "moto", res.s3_first, res.s3_later)
+    if res.minimal_first is not None:
+        out += _describe_s3(res, "minimal", res.minimal_first, res.minimal_later)
     if res.backfill is not None:
         b = res.backfill
         source = f" from {res.backfill_from}" if res.backfill_from else ""

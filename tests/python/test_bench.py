@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import s3_server
 
 from bootstrap import bench, pipeline
+
+fake_aws = s3_server.fake_aws
 
 
 def test_baseline_is_the_quickstart_udtf_with_the_26_group_athena_regex():
@@ -208,12 +211,57 @@ def test_loader_bench_counts_add_up(tmp_path):
     res = bench_loader.loader_bench(
         objects=40, latency_ms=5, readers=4, days=30, backfill_lines=2_000, workdir=str(tmp_path)
     )
-    first, later, backfill = res.s3_first, res.s3_later, res.backfill
-    assert (first.objects, first.full_listing, first.list_requests) == (40, True, 1)
-    assert first.lines > 40 * 9 and first.peak_rss_mb > 0 and first.server_cpu_seconds > 0
-    # one new object per source; one LIST request per source
-    assert (later.objects, later.full_listing, later.list_requests) == (4, False, 4)
+    backfill = res.backfill
+    # the same objects from moto's server and from the minimal S3: the same counts
+    for first, later in ((res.s3_first, res.s3_later), (res.minimal_first, res.minimal_later)):
+        assert (first.objects, first.full_listing, first.list_requests) == (40, True, 1)
+        assert first.lines > 40 * 9 and first.peak_rss_mb > 0 and first.server_cpu_seconds > 0
+        # one new object per source; one LIST request per source
+        assert (later.objects, later.full_listing, later.list_requests) == (4, False, 4)
+    assert res.minimal_first.lines == res.s3_first.lines
     assert (backfill.lines, backfill.objects) == (2_000, res.backfill_objects)
     text = bench_loader.describe_loader(res)
     assert "LIST requests" in text and "peak RSS" in text and "incremental listing" in text
+    assert "moto's server on loopback" in text and "a minimal S3 on loopback" in text
     assert list(tmp_path.iterdir()) == []  # the work folder is removed
+
+
+def test_the_minimal_s3_lists_and_serves_as_the_loader_needs(fake_aws):
+    # what bootstrap/bench_s3_server.py answers, through boto3: pages, StartAfter, If-Match
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from bootstrap import bench_s3_server
+
+    server = bench_s3_server.serve()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+        s3.create_bucket(Bucket="bench")
+        assert s3.head_bucket(Bucket="bench")["BucketRegion"] == "us-east-1"
+        keys = [f"a/{i:04d}" for i in range(2_500)] + ["b/0", "a b/ü+1"]
+        for key in keys:
+            s3.put_object(Bucket="bench", Key=key, Body=key.encode())
+        pages = s3.get_paginator("list_objects_v2")
+        listed = [
+            [o["Key"] for o in page.get("Contents", [])]
+            for page in pages.paginate(Bucket="bench", Prefix="a/")
+        ]
+        assert [len(p) for p in listed] == [1000, 1000, 500]
+        assert [k for page in listed for k in page] == sorted(k for k in keys if k[:2] == "a/")
+        after = pages.paginate(Bucket="bench", Prefix="a/", StartAfter="a/2497")
+        assert [o["Key"] for p in after for o in p["Contents"]] == ["a/2498", "a/2499"]
+        before = pages.paginate(Bucket="bench", Prefix="b/", StartAfter="a/9")
+        assert [o["Key"] for p in before for o in p["Contents"]] == ["b/0"]
+        got = s3.get_object(Bucket="bench", Key="a b/ü+1")
+        assert got["Body"].read() == "a b/ü+1".encode()
+        s3.get_object(Bucket="bench", Key="a b/ü+1", IfMatch=got["ETag"])
+        for missing, code in (({"IfMatch": '"0"'}, "PreconditionFailed"), ({}, "NoSuchKey")):
+            key = "a b/ü+1" if missing else "a/9999"
+            with pytest.raises(ClientError) as error:
+                s3.get_object(Bucket="bench", Key=key, **missing)
+            status = error.value.response["ResponseMetadata"]["HTTPStatusCode"]
+            assert status == {"PreconditionFailed": 412, "NoSuchKey": 404}[code]
+    finally:
+        server.shutdown()
+        server.server_close()
