@@ -389,6 +389,7 @@ class _S3Source:
 
     def __init__(self, url: str, endpoint_url: str | None, connections: int = 10) -> None:
         import boto3
+        import botocore.session
         from botocore.config import Config
 
         bucket, _, prefix = url[len("s3://") :].partition("/")
@@ -398,7 +399,11 @@ class _S3Source:
         self.where = f"s3://{bucket}" + (f" at {endpoint_url}" if endpoint_url else "")
         # A fresh session, not boto3's module-level one, so that the credential chain is read
         # now and not reused from an earlier call in the same process.
-        session = boto3.session.Session()
+        core = botocore.session.get_session()
+        core.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=s3_reader.parse_timestamp  # listings' LastModified, fast
+        )
+        session = boto3.session.Session(botocore_session=core)
         try:
             self.s3 = session.client(
                 "s3",

@@ -293,6 +293,27 @@ class ListingState:
             raise
 
 
+# --- parsing listings ----------------------------------------------------------------------
+
+
+def parse_timestamp(value):
+    """A timestamp of an S3 response, as botocore's own parser gives it (an aware datetime).
+
+    botocore parses every timestamp with dateutil, which took a fifth of a load's CPU in a
+    listing's LastModified values alone. S3 writes them as ISO 8601 in UTC
+    (`2026-03-01T00:00:00.000Z`), which the standard library parses some 20 times faster;
+    anything else goes to botocore's parser.
+    """
+    from botocore.utils import parse_timestamp as botocore_parse
+
+    if isinstance(value, str) and value.endswith("Z"):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return botocore_parse(value)
+
+
 # --- the direct GET of a small object ------------------------------------------------------
 
 # Of the CPU a load spends per small object, most went to botocore's per-request machinery

@@ -289,3 +289,50 @@ def test_a_direct_get_checks_the_objects_checksum_as_the_client_does(
     summary = test_loader_s3_mutants._load(stub_bucket, tmp_path, readers=1)
     assert (summary.objects, summary.lines) == (1, 1)
     assert direct == ([True, False] if client_reads else [True])
+
+
+# --- listings --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-03-01T00:00:00.000Z",  # S3's form
+        "2026-03-01T23:59:59.999Z",
+        "2026-03-01T00:00:00Z",
+        "2026-03-01T00:00:00+02:00",
+        "Sun, 06 Dec 2026 19:37:24 GMT",
+        1700000000,
+        "2026-13-01T00:00:00Z",  # invalid: the same error
+    ],
+)
+def test_listing_times_parse_as_botocore_parses_them(value) -> None:
+    from botocore.utils import parse_timestamp
+
+    def parsed(parse):
+        try:
+            return parse(value)
+        except ValueError as error:
+            return str(error)
+
+    ours, theirs = parsed(s3_reader.parse_timestamp), parsed(parse_timestamp)
+    assert ours == theirs
+    assert not isinstance(ours, dt.datetime) or ours.utcoffset() == theirs.utcoffset()
+
+
+def test_the_loaders_client_parses_listing_times_with_the_fast_parser(
+    s3_endpoint, bucket, tmp_path, monkeypatch
+) -> None:
+    keys = [f"access/2026-03-02-10-0{i}-00-0A1B2C3D4E5F6A7B" for i in range(3)]
+    put_all(s3_endpoint, bucket, {key: f"{LINE}\n".encode() for key in keys})
+    seen: list[str] = []
+    real = s3_reader.parse_timestamp
+    monkeypatch.setattr(s3_reader, "parse_timestamp", lambda v: seen.append(v) or real(v))
+    db = tmp_path / "x.duckdb"
+    summary = load_logs(f"s3://{bucket}/access/", str(db), endpoint_url=s3_endpoint)
+    assert summary.objects == 3
+    assert len(seen) == 3 and all(v.endswith("Z") for v in seen)  # S3's form, one per object
+    sql = "select distinct file_last_modified from main.s3_access_logs_raw"
+    expected = {real(v).astimezone(dt.timezone.utc).replace(tzinfo=None) for v in seen}
+    times = test_s3_reader.rows(db, sql)
+    assert {t for (t,) in times} == expected
