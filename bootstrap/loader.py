@@ -74,6 +74,9 @@ _READ_CHUNK = 1024 * 1024
 # backlog. Capped, it writes and evicts, and a backfill stays under 1 GB (see docs/bench.md).
 LOAD_MEMORY_LIMIT = "512MB"
 _LISTING_PAGE = 1000
+# Direct GETs in a row that fail where the client's then succeed before the client reads
+# every object (a refusal, 3xx or 4xx, hands over at once): see s3_reader.DirectGet.
+_DIRECT_MISSES = 3
 # DuckDB expands these in file names as glob patterns; such paths are read by Python instead.
 _GLOB_CHARS = frozenset("*?[{")
 
@@ -424,6 +427,7 @@ class _S3Source:
             self.direct = s3_reader.DirectGet.for_bucket(self.s3, session, bucket, head)
         except Exception:
             self.direct = None
+        self._direct_misses = 0  # direct GETs in a row that failed where the client did not
 
     def _call(self, request: Callable[[], object]) -> object:
         """Run one S3 request, turning failures into a LoadError that says what to do."""
@@ -496,13 +500,11 @@ class _S3Source:
     def _read(self, key: str, etag: str, size: int | None = None) -> Iterator[bytes]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        direct, refused = self.direct, 0
+        direct, missed = self.direct, None
         if direct is not None and size is not None and size <= s3_reader.DIRECT_GET_MAX:
-            try:
-                body, refused = direct.get(key, etag)
-            except s3_reader.Gone as gone:
-                raise _ObjectError(f"changed or deleted since it was listed ({gone})") from None
+            body, missed = direct.get(key, etag)
             if body is not None:
+                self._direct_misses = 0
                 if body:
                     yield body
                 return
@@ -516,15 +518,18 @@ class _S3Source:
             raise self._translate(exc) from exc
         except BotoCoreError as exc:
             raise self._translate(exc) from exc
-        if 300 <= refused < 500 and self.direct is direct:
-            # The client read what a direct GET could not: it reads every object from now on.
-            self.direct = None
-            log.info(
-                "%s refused a direct GET (HTTP %d) that the S3 client's succeeded: the client "
-                "reads every object from now on",
-                self.where,
-                refused,
-            )
+        if missed is not None and self.direct is direct:
+            # The client read what a direct GET could not. After a refusal (3xx, 4xx), or a
+            # third time in a row, the client reads every object from now on.
+            self._direct_misses += 1
+            if 300 <= missed < 500 or self._direct_misses >= _DIRECT_MISSES:
+                self.direct = None
+                log.info(
+                    "%s: a direct GET failed (%s) where the S3 client's succeeded: the client "
+                    "reads every object from now on",
+                    self.where,
+                    f"HTTP {missed}" if missed else "no answer",
+                )
         with body:
             try:
                 yield from body.iter_chunks(_READ_CHUNK)

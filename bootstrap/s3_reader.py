@@ -321,10 +321,10 @@ def parse_timestamp(value):
 # 1.7 ms of the GIL per GET, which caps a load at some 600 objects/s whatever the readers.
 # A direct GET signs the same request with botocore's own SigV4 signer and sends it through
 # the client's own HTTP session (its pool, proxies, TLS settings and timeouts): about 0.7 ms.
-# Anything but a 200 with intact content, or a 404/412 (the object changed), is read again
-# through the client, whose retries and error messages apply as before.
+# Anything but a 200 with intact content is read again through the client, whose retries
+# and error messages apply as before (a 404 or 412 too: the client confirms that the object
+# changed, so that a direct GET that went wrong can never make an object look changed).
 DIRECT_GET_MAX = 1024 * 1024  # larger objects are read in chunks through the client
-_ERROR_CODE = re.compile(rb"<Code>([^<]{1,64})</Code>")
 # Response checksums botocore validates without the AWS CRT (crc32c and crc64nvme need it):
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
 _CHECKSUMS = {
@@ -349,10 +349,6 @@ class _NoBody:
 
     def stream(self, *_, **__) -> Iterator[bytes]:
         return iter([b""])
-
-
-class Gone(Exception):
-    """The object is not there, or not the version listed (404 or 412): its S3 error code."""
 
 
 class DirectGet:
@@ -426,19 +422,17 @@ class DirectGet:
 
     def get(self, key: str, etag: str) -> tuple[bytes | None, int]:
         """The object's body and 200; or None and the status (0: no answer) when the client
-        should read it instead. Raises Gone for a 404 or 412."""
+        should read it instead."""
         try:
             response = self.http.send(self.request(key, etag).prepare())
             status = response.status_code
             body = response.content
         except Exception:
             return None, 0
-        if status in (404, 412):
-            code = _ERROR_CODE.search(body)
-            raise Gone(code[1].decode("ascii", "replace") if code else str(status))
+        length = response.headers.get("Content-Length")
         if (
             status != 200
-            or response.headers.get("Content-Length") != str(len(body))  # cut short
+            or (length is not None and length != str(len(body)))  # cut short
             or not _checksums_match(response.headers, body)
         ):
             return None, status

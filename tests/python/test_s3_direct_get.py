@@ -187,9 +187,21 @@ def _names(count: int) -> list[str]:
     return [f"2026-03-02-10-1{i}-00-0A1B2C3D4E5F6A7B" for i in range(count)]
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        (400, b"<Error><Code>AuthorizationHeaderMalformed</Code></Error>"),
+        (403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>"),
+        (404, b"<Error><Code>NoSuchKey</Code></Error>"),  # as from a wrong URL
+        (412, b""),
+    ],
+    ids=lambda refusal: str(refusal[0]),
+)
 def test_a_direct_get_refused_where_the_client_succeeds_hands_every_later_object_over(
-    stub_bucket, tmp_path, caplog
+    stub_bucket, tmp_path, caplog, refusal
 ) -> None:
+    # Even a 404 or 412 is checked by the client: were a direct GET ever wrong, its "not
+    # found" must not make an object look changed, or it would never be loaded.
     names = _names(3)
     stub_bucket.objects = {name: f"{LINE}\n".encode() for name in names}
     direct: list[str] = []
@@ -198,7 +210,7 @@ def test_a_direct_get_refused_where_the_client_succeeds_hands_every_later_object
         if not _direct(handler):
             return False
         direct.append(key)
-        handler._answer(400, b"<Error><Code>AuthorizationHeaderMalformed</Code></Error>")
+        handler._answer(*refusal)
         return True
 
     stub_bucket.get = refuse_direct
@@ -207,7 +219,40 @@ def test_a_direct_get_refused_where_the_client_succeeds_hands_every_later_object
     assert (summary.objects, summary.lines, summary.failed) == (3, 3, 0)
     assert direct == [names[0]]  # one direct GET refused; the client read all three
     assert [k for kind, k in stub_bucket.requests if kind == "GET"] == [names[0], *names]
-    assert any("refused a direct GET (HTTP 400)" in r.getMessage() for r in caplog.records)
+    message = f"a direct GET failed (HTTP {refusal[0]}) where the S3 client's succeeded"
+    assert any(message in r.getMessage() for r in caplog.records)
+
+
+def test_direct_gets_that_fail_three_times_in_a_row_hand_every_later_object_over(
+    stub_bucket, no_backoff, tmp_path, caplog
+) -> None:
+    names = _names(6)
+    stub_bucket.objects = {name: f"{LINE}\n".encode() for name in names}
+    gets: list[tuple[str, bool]] = []
+
+    def fail_direct(handler, key: str) -> bool:
+        gets.append((key, _direct(handler)))
+        if _direct(handler) and key != names[1]:
+            handler.close_connection = True  # no answer at all
+            return True
+        return False
+
+    stub_bucket.get = fail_direct
+    with caplog.at_level(logging.INFO, logger="bootstrap.loader"):
+        summary = test_loader_s3_mutants._load(stub_bucket, tmp_path, readers=1)
+    assert (summary.objects, summary.lines, summary.failed) == (6, 6, 0)
+    # the direct GET of names[1] succeeds, so only names[2], [3] and [4] make three in a row
+    direct = [key for key, was_direct in gets if was_direct]
+    assert direct == names[:5]
+    assert [key for key, was_direct in gets if not was_direct] == [
+        names[0],
+        names[2],
+        names[3],
+        names[4],
+        names[5],
+    ]
+    message = "a direct GET failed (no answer) where the S3 client's succeeded"
+    assert sum(message in r.getMessage() for r in caplog.records) == 1
 
 
 @pytest.mark.parametrize("status", [500, 503])
@@ -242,7 +287,7 @@ def test_a_direct_get_that_fails_on_the_server_is_retried_by_the_client_only_for
     ],
     ids=["changed", "deleted-without-a-body"],
 )
-def test_an_object_changed_since_the_listing_is_left_for_the_next_run_without_a_second_get(
+def test_an_object_changed_since_the_listing_is_left_for_the_next_run_as_the_client_says(
     stub_bucket, tmp_path, caplog, gone, code
 ) -> None:
     stub_bucket.objects = {NAME: f"{LINE}\n".encode()}
@@ -255,7 +300,7 @@ def test_an_object_changed_since_the_listing_is_left_for_the_next_run_without_a_
     summary = test_loader_s3_mutants._load(stub_bucket, tmp_path, readers=1)
     reason = f"changed or deleted since it was listed ({code})"
     assert (summary.objects, summary.failed, summary.failures) == (0, 1, [(NAME, reason)])
-    assert [kind for kind, _ in stub_bucket.requests].count("GET") == 1
+    assert [kind for kind, _ in stub_bucket.requests].count("GET") == 2  # direct, the client
 
 
 def _crc32(body: bytes) -> str:
