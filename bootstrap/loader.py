@@ -426,6 +426,7 @@ class _S3Source:
         try:
             self.direct = s3_reader.DirectGet.for_bucket(self.s3, session, bucket, head)
         except Exception:
+            log.debug("no direct GETs for %s", self.where, exc_info=True)
             self.direct = None
         self._direct_misses = 0  # direct GETs in a row that failed where the client did not
 
@@ -502,7 +503,7 @@ class _S3Source:
 
         direct, missed = self.direct, None
         if direct is not None and size is not None and size <= s3_reader.DIRECT_GET_MAX:
-            body, missed = direct.get(key, etag)
+            body, missed = direct.get(key, etag, size)
             if body is not None:
                 self._direct_misses = 0
                 if body:
@@ -519,16 +520,18 @@ class _S3Source:
         except BotoCoreError as exc:
             raise self._translate(exc) from exc
         if missed is not None and self.direct is direct:
-            # The client read what a direct GET could not. After a refusal (3xx, 4xx), or a
-            # third time in a row, the client reads every object from now on.
+            # The client read what a direct GET could not. After a refusal (3xx, 4xx), a
+            # 503 (S3's "slow down": the client backs off, direct GETs would not), or a third
+            # time in a row, the client reads every object from now on.
             self._direct_misses += 1
-            if 300 <= missed < 500 or self._direct_misses >= _DIRECT_MISSES:
+            if 300 <= missed < 500 or missed == 503 or self._direct_misses >= _DIRECT_MISSES:
                 self.direct = None
+                what = {0: "no answer", 200: "HTTP 200 but not the whole object as listed"}
                 log.info(
                     "%s: a direct GET failed (%s) where the S3 client's succeeded: the client "
                     "reads every object from now on",
                     self.where,
-                    f"HTTP {missed}" if missed else "no answer",
+                    what.get(missed, f"HTTP {missed}"),
                 )
         with body:
             try:

@@ -307,8 +307,8 @@ def parse_timestamp(value):
     from botocore.utils import parse_timestamp as botocore_parse
 
     if isinstance(value, str) and value.endswith("Z"):
-        try:
-            return dt.datetime.fromisoformat(value)
+        try:  # "+00:00": Python 3.10's fromisoformat does not take "Z"
+            return dt.datetime.fromisoformat(value[:-1] + "+00:00")
         except ValueError:
             pass
     return botocore_parse(value)
@@ -325,13 +325,17 @@ def parse_timestamp(value):
 # and error messages apply as before (a 404 or 412 too: the client confirms that the object
 # changed, so that a direct GET that went wrong can never make an object look changed).
 DIRECT_GET_MAX = 1024 * 1024  # larger objects are read in chunks through the client
-# Response checksums botocore validates without the AWS CRT (crc32c and crc64nvme need it):
+# Response checksums botocore validates without the AWS CRT; the others (crc32c, crc64nvme,
+# xxhash...) it validates only with the `awscrt` package installed, and then so does the client
+# here, reading again whatever carries one of them:
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
 _CHECKSUMS = {
     "crc32": lambda body: zlib.crc32(body).to_bytes(4, "big"),
     "sha1": lambda body: hashlib.sha1(body).digest(),
     "sha256": lambda body: hashlib.sha256(body).digest(),
+    "sha512": lambda body: hashlib.sha512(body).digest(),
 }
+_CHECKSUM_HEADER = "x-amz-checksum-"
 
 
 _PLACEHOLDER = "s3logs-placeholder-key"
@@ -361,14 +365,17 @@ class DirectGet:
     included.
     """
 
-    def __init__(self, client, credentials, region: str, base_url: str) -> None:
+    def __init__(
+        self, client, credentials, region: str, base_url: str, headers: dict[str, str]
+    ) -> None:
         self.credentials, self.region, self.base_url = credentials, region, base_url
+        self.headers = headers  # sent as the client sends them (User-Agent, checksum mode)
         self.http = client._endpoint.http_session
 
     @classmethod
     def for_bucket(cls, client, session, bucket: str, head: dict) -> DirectGet | None:
         """A DirectGet for `bucket`, or None where the client must do every GET itself."""
-        from botocore.awsrequest import AWSResponse
+        from botocore.awsrequest import AWSResponse, HeadersDict
         from botocore.exceptions import ClientError
 
         credentials = session.get_credentials()
@@ -380,7 +387,7 @@ class DirectGet:
 
         def capture(request, **_):
             sent.append(request)
-            return AWSResponse(request.url, 412, {}, _NoBody())
+            return AWSResponse(request.url, 412, HeadersDict(), _NoBody())
 
         event = "before-send.s3.GetObject"
         client.meta.events.register_first(event, capture, unique_id="s3logs-direct-get")
@@ -405,7 +412,12 @@ class DirectGet:
         ):
             return None
         base = f"{url.scheme}://{url.netloc}{url.path[: -len(_PLACEHOLDER)]}"
-        return cls(client, credentials, signed["region"], base)
+        headers = {
+            name: _text(sent[0].headers[name])
+            for name in ("User-Agent", "x-amz-checksum-mode")
+            if name in sent[0].headers
+        }
+        return cls(client, credentials, signed["region"], base, headers)
 
     def request(self, key: str, etag: str):
         """The signed request for the object `key` if its ETag is still `etag`."""
@@ -415,24 +427,24 @@ class DirectGet:
         request = AWSRequest(
             "GET",
             self.base_url + urllib.parse.quote(key, safe="/~"),
-            headers={"If-Match": etag, "x-amz-checksum-mode": "ENABLED"},
+            headers={"If-Match": etag, **self.headers},
         )
         S3SigV4Auth(self.credentials.get_frozen_credentials(), "s3", self.region).add_auth(request)
         return request
 
-    def get(self, key: str, etag: str) -> tuple[bytes | None, int]:
-        """The object's body and 200; or None and the status (0: no answer) when the client
-        should read it instead."""
+    def get(self, key: str, etag: str, size: int) -> tuple[bytes | None, int]:
+        """The object's body (`size` bytes, ETag `etag`) and 200; or None and the status
+        (0: no answer) when the client should read it instead."""
         try:
             response = self.http.send(self.request(key, etag).prepare())
             status = response.status_code
             body = response.content
         except Exception:
             return None, 0
-        length = response.headers.get("Content-Length")
         if (
             status != 200
-            or (length is not None and length != str(len(body)))  # cut short
+            or len(body) != size  # cut short, or not the version listed
+            or response.headers.get("ETag", etag) != etag
             or not _checksums_match(response.headers, body)
         ):
             return None, status
@@ -440,9 +452,19 @@ class DirectGet:
 
 
 def _checksums_match(headers, body: bytes) -> bool:
-    for name, digest in _CHECKSUMS.items():
-        value = headers.get(f"x-amz-checksum-{name}")
-        # (a checksum of part checksums, "...-N", is not the body's)
-        if value and "-" not in value and base64.b64encode(digest(body)).decode() != value:
+    """Whether every checksum of the body that the client would check is right."""
+    from botocore.compat import HAS_CRT
+
+    for header, value in headers.items():
+        name = header.lower()
+        if not name.startswith(_CHECKSUM_HEADER) or name.endswith(("-type", "-mode")):
+            continue
+        if "-" in value:  # a checksum of part checksums ("...-N") is not the body's
+            continue
+        digest = _CHECKSUMS.get(name[len(_CHECKSUM_HEADER) :])
+        if digest is None:
+            if HAS_CRT:  # botocore can check it: the client reads it
+                return False
+        elif base64.b64encode(digest(body)).decode() != value:
             return False
     return True

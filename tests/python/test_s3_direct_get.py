@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import logging
 import zlib
 
 import boto3
 import botocore.auth
+import botocore.compat
 import botocore.config
 import pytest
 import s3_server
@@ -95,6 +97,7 @@ def test_a_direct_get_is_the_request_the_client_signs(
     assert ours.url == theirs.url
     signed = {"authorization", "x-amz-date", "x-amz-content-sha256", "if-match"}
     signed |= {"x-amz-checksum-mode"} | ({"x-amz-security-token"} if token else set())
+    signed |= {"user-agent"}  # not signed, but sent as the client sends it
     mine, client_headers = _headers(ours), _headers(theirs)
     assert {h: mine.get(h) for h in signed} == {h: client_headers.get(h) for h in signed}
     assert f"/{region}/s3/aws4_request" in mine["authorization"]
@@ -255,7 +258,7 @@ def test_direct_gets_that_fail_three_times_in_a_row_hand_every_later_object_over
     assert sum(message in r.getMessage() for r in caplog.records) == 1
 
 
-@pytest.mark.parametrize("status", [500, 503])
+@pytest.mark.parametrize("status", [500, 502])
 def test_a_direct_get_that_fails_on_the_server_is_retried_by_the_client_only_for_that_object(
     stub_bucket, no_backoff, tmp_path, status
 ) -> None:
@@ -274,6 +277,55 @@ def test_a_direct_get_that_fails_on_the_server_is_retried_by_the_client_only_for
     summary = test_loader_s3_mutants._load(stub_bucket, tmp_path, readers=1)
     assert (summary.objects, summary.lines, summary.failed) == (3, 3, 0)
     assert gets == [(names[0], True), (names[0], False), (names[1], True), (names[2], True)]
+
+
+def test_a_slow_down_hands_every_later_object_to_the_client_which_backs_off(
+    stub_bucket, no_backoff, tmp_path
+) -> None:
+    names = _names(3)
+    stub_bucket.objects = {name: f"{LINE}\n".encode() for name in names}
+    gets: list[tuple[str, bool]] = []
+
+    def slow_down_first(handler, key: str) -> bool:
+        gets.append((key, _direct(handler)))
+        if len(gets) <= 2:  # the direct GET, then the client's first attempt
+            handler._answer(503, b"<Error><Code>SlowDown</Code></Error>")
+            return True
+        return False
+
+    stub_bucket.get = slow_down_first
+    summary = test_loader_s3_mutants._load(stub_bucket, tmp_path, readers=1)
+    assert (summary.objects, summary.lines, summary.failed) == (3, 3, 0)
+    assert gets == [(names[0], True)] + [(names[0], False)] * 2 + [(n, False) for n in names[1:]]
+    assert len(no_backoff) == 1  # the client waited before its second attempt
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda h, key: h._answer(200, b"x" * 7, ETag=h.etag(key)),  # not the listed size
+        lambda h, key: h._answer(200, h.objects[key], ETag='"another-version"'),
+    ],
+    ids=["size", "etag"],
+)
+def test_a_direct_get_of_something_else_than_the_listed_object_is_read_by_the_client(
+    stub_bucket, tmp_path, answer
+) -> None:
+    # as from a store that ignores If-Match
+    stub_bucket.objects = {NAME: f"{LINE}\n".encode()}
+    gets: list[bool] = []
+
+    def other(handler, key: str) -> bool:
+        gets.append(_direct(handler))
+        if _direct(handler):
+            answer(handler, key)
+            return True
+        return False
+
+    stub_bucket.get = other
+    summary = test_loader_s3_mutants._load(stub_bucket, tmp_path, readers=1)
+    assert (summary.objects, summary.lines, summary.failed) == (1, 1, 0)
+    assert gets == [True, False]
 
 
 @pytest.mark.parametrize(
@@ -303,22 +355,42 @@ def test_an_object_changed_since_the_listing_is_left_for_the_next_run_as_the_cli
     assert [kind for kind, _ in stub_bucket.requests].count("GET") == 2  # direct, the client
 
 
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
 def _crc32(body: bytes) -> str:
-    return base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    return _b64(zlib.crc32(body).to_bytes(4, "big"))
 
 
 @pytest.mark.parametrize(
-    ("checksum", "client_reads"),
+    ("algorithm", "checksum", "crt", "client_reads"),
     [
-        (lambda body: _crc32(body), False),
-        (lambda body: _crc32(body + b"!"), True),
-        (lambda body: _crc32(body + b"!") + "-3", False),
-    ],  # of parts: not the body's
-    ids=["matches", "does-not-match", "of-parts"],
+        ("crc32", _crc32, False, False),
+        ("crc32", lambda body: _crc32(body + b"!"), False, True),
+        ("crc32", lambda body: _crc32(body + b"!") + "-3", False, False),  # of parts
+        ("sha256", lambda body: _b64(hashlib.sha256(body).digest()), False, False),
+        ("sha512", lambda body: _b64(hashlib.sha512(body + b"!").digest()), False, True),
+        ("sha1", lambda body: _b64(hashlib.sha1(body + b"!").digest()), False, True),
+        # botocore checks CRC64NVME (S3's default) only with the AWS CRT: so does this path
+        ("crc64nvme", lambda body: "AAAAAAAAAAA=", False, False),
+        ("crc64nvme", lambda body: "AAAAAAAAAAA=", True, True),
+    ],
+    ids=[
+        "crc32",
+        "crc32-wrong",
+        "crc32-of-parts",
+        "sha256",
+        "sha512-wrong",
+        "sha1-wrong",
+        "crc64nvme-without-crt",
+        "crc64nvme-with-crt",
+    ],
 )
 def test_a_direct_get_checks_the_objects_checksum_as_the_client_does(
-    stub_bucket, tmp_path, checksum, client_reads
+    stub_bucket, tmp_path, monkeypatch, algorithm, checksum, crt, client_reads
 ) -> None:
+    monkeypatch.setattr(botocore.compat, "HAS_CRT", crt)
     body = f"{LINE}\n".encode()
     stub_bucket.objects = {NAME: body}
     direct: list[bool] = []
@@ -326,8 +398,9 @@ def test_a_direct_get_checks_the_objects_checksum_as_the_client_does(
     def with_checksum(handler, key: str) -> bool:
         direct.append(_direct(handler))
         if not _direct(handler):
-            return False  # the client: as usual
-        handler._answer(200, body, ETag=handler.etag(key), x_amz_checksum_crc32=checksum(body))
+            return False  # the client: as usual, without a checksum
+        headers = {f"x_amz_checksum_{algorithm}": checksum(body), "x_amz_checksum_type": "X"}
+        handler._answer(200, body, ETag=handler.etag(key), **headers)
         return True
 
     stub_bucket.get = with_checksum
