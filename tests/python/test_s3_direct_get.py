@@ -186,8 +186,11 @@ def _direct(handler) -> bool:
     return "amz-sdk-invocation-id" not in handler.headers
 
 
-def _names(count: int) -> list[str]:
-    return [f"2026-03-02-10-1{i}-00-0A1B2C3D4E5F6A7B" for i in range(count)]
+def _one_line_objects(stub, count: int) -> list[str]:
+    """`count` objects of one log line each in the stub bucket, and their names in order."""
+    names = [f"2026-03-02-10-1{i}-00-0A1B2C3D4E5F6A7B" for i in range(count)]
+    stub.objects = {name: f"{LINE}\n".encode() for name in names}
+    return names
 
 
 @pytest.mark.parametrize(
@@ -205,8 +208,7 @@ def test_a_direct_get_refused_where_the_client_succeeds_hands_every_later_object
 ) -> None:
     # Even a 404 or 412 is checked by the client: were a direct GET ever wrong, its "not
     # found" must not make an object look changed, or it would never be loaded.
-    names = _names(3)
-    stub_bucket.objects = {name: f"{LINE}\n".encode() for name in names}
+    names = _one_line_objects(stub_bucket, 3)
     direct: list[str] = []
 
     def refuse_direct(handler, key: str) -> bool:
@@ -229,8 +231,7 @@ def test_a_direct_get_refused_where_the_client_succeeds_hands_every_later_object
 def test_direct_gets_that_fail_three_times_in_a_row_hand_every_later_object_over(
     stub_bucket, no_backoff, tmp_path, caplog
 ) -> None:
-    names = _names(6)
-    stub_bucket.objects = {name: f"{LINE}\n".encode() for name in names}
+    names = _one_line_objects(stub_bucket, 6)
     gets: list[tuple[str, bool]] = []
 
     def fail_direct(handler, key: str) -> bool:
@@ -262,8 +263,7 @@ def test_direct_gets_that_fail_three_times_in_a_row_hand_every_later_object_over
 def test_a_direct_get_that_fails_on_the_server_is_retried_by_the_client_only_for_that_object(
     stub_bucket, no_backoff, tmp_path, status
 ) -> None:
-    names = _names(3)
-    stub_bucket.objects = {name: f"{LINE}\n".encode() for name in names}
+    names = _one_line_objects(stub_bucket, 3)
     gets: list[tuple[str, bool]] = []
 
     def fail_first(handler, key: str) -> bool:
@@ -282,8 +282,7 @@ def test_a_direct_get_that_fails_on_the_server_is_retried_by_the_client_only_for
 def test_a_slow_down_hands_every_later_object_to_the_client_which_backs_off(
     stub_bucket, no_backoff, tmp_path
 ) -> None:
-    names = _names(3)
-    stub_bucket.objects = {name: f"{LINE}\n".encode() for name in names}
+    names = _one_line_objects(stub_bucket, 3)
     gets: list[tuple[str, bool]] = []
 
     def slow_down_first(handler, key: str) -> bool:
