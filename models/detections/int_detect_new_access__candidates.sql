@@ -12,8 +12,20 @@
 with
 
 activity as (
+    -- the columns used below only: the engine keeps this CTE, read three times, in memory
     select
-        {{ s3logs_activity_columns('hourly') }},
+        hourly.activity_hour,
+        hourly.bucket,
+        hourly.principal,
+        hourly.remote_ip,
+        hourly.category,
+        hourly.request_count,
+        hourly.object_count,
+        hourly.bytes_sent,
+        hourly.first_seen_at,
+        hourly.last_seen_at,
+        hourly.first_key,
+        hourly.last_key,
         {{ s3logs_ip_network('hourly.remote_ip') }} as network
     from {{ ref('int_s3_access_logs__hourly_activity') }} as hourly
     where
@@ -48,18 +60,45 @@ first_seen as (
     group by principal, category
 ),
 
+-- how many values of each attribute a principal first used in each hour, and how many it had
+-- used before that hour: a running sum over these few rows (a rank over every value would sort
+-- them all)
+first_hours as (
+    select
+        attribute_name,
+        principal,
+        first_hour,
+        count(*) as first_used
+    from first_seen
+    group by attribute_name, principal, first_hour
+),
+
+known as (
+    select
+        attribute_name,
+        principal,
+        first_hour,
+        coalesce(sum(first_used) over (
+            partition by attribute_name, principal
+            order by first_hour
+            rows between unbounded preceding and 1 preceding
+        ), 0) as known_before
+    from first_hours
+),
+
 ranked as (
     select
         first_seen.*,
         principals.principal_first_hour,
-        -- how many values of the attribute_name the principal had used before this one
-        rank() over (
-            partition by first_seen.attribute_name, first_seen.principal
-            order by first_seen.first_hour
-        ) - 1 as known_before
+        known.known_before
     from first_seen
     inner join principals
         on first_seen.principal = principals.principal
+    inner join known
+        on
+            first_seen.attribute_name = known.attribute_name
+            and first_seen.principal = known.principal
+            and first_seen.first_hour = known.first_hour
 ),
 
 new_values as (

@@ -434,6 +434,108 @@ def test_new_access_candidates_scale_with_the_new_networks(built: dict) -> None:
     assert seconds < 15, f"{seconds:.1f} s"
 
 
+def _hourly_rows(rows: list[tuple[int, str, str]]) -> str:
+    """An hourly aggregate of one principal: (hour, remote IP, category) per row."""
+    values = ", ".join(f"({hour}, '{ip}', '{category}')" for hour, ip, category in rows)
+    return f"""create table hourly as
+        select
+            timestamp '2026-03-01' + to_hours(hour) as activity_hour,
+            'acme-data' as bucket,
+            'arn:aws:iam::123456789012:user/roamer' as principal,
+            'iam_user' as requester_type,
+            ip as remote_ip,
+            'REST.GET.OBJECT' as operation,
+            category,
+            1::bigint as request_count, 1::bigint as object_count,
+            100::bigint as bytes_sent, 100::bigint as data_bytes_sent,
+            1::bigint as success_count, 0::bigint as denied_count,
+            0::bigint as not_found_count, 0::bigint as sigv2_count,
+            0::bigint as weak_tls_count, 0::bigint as presigned_count,
+            timestamp '2026-03-01' + to_hours(hour) as first_seen_at,
+            timestamp '2026-03-01' + to_hours(hour) as last_seen_at,
+            'k' as first_key, 'k' as last_key
+        from (values {values}) as t (hour, ip, category)"""
+
+
+def test_new_access_candidates_count_the_values_known_before(built: dict) -> None:
+    """known_before is how many values of the attribute the principal had first used in
+    earlier hours: values first seen in the same hour do not count each other (the model
+    sums per hour; it took rank() - 1 over every value before)."""
+    (compiled,) = (built["project"].root / "target" / "compiled").rglob(
+        "int_detect_new_access__candidates.sql"
+    )
+    sql = re.sub(
+        r'"[^"]+"\."main"\."int_s3_access_logs__hourly_activity"', "hourly", compiled.read_text()
+    )
+    warmup = _project_var("s3logs_new_pattern_warmup_hours")
+    window = _project_var("s3logs_new_pattern_window_hours")
+    late = warmup + 2  # new values: first seen at least the warm-up after the principal
+    rows = [
+        (0, "10.0.0.1", "read"),
+        (1, "10.0.1.1", "read"),
+        (late, "10.0.2.1", "read"),  # two new networks in one hour: both knew two before
+        (late, "10.0.3.1", "read"),
+        (late, "10.0.3.2", "write"),  # same network; a new category (one known before)
+        (late + window + 1, "10.0.4.1", "read"),  # four known before
+    ]
+    with duckdb.connect() as con:
+        con.execute(_hourly_rows(rows))
+        got = con.execute(
+            f"""select attribute_name, hour(activity_hour), new_values, first_value,
+                    known_before
+                from ({sql}) order by all"""
+        ).fetchall()
+    assert got == [
+        ("category", late % 24, 1, "write", 1),
+        ("network", late % 24, 2, "10.0.2.0/24", 2),
+        ("network", (late + window + 1) % 24, 1, "10.0.4.0/24", 4),
+    ]
+
+
+# (remote IP as the log writes it, its network as the macro's docs describe it)
+NETWORKS = [
+    ("203.0.113.7", "203.0.113.0/24"),
+    ("10.1.2.300", "10.1.2.0/24"),  # the text as written: no validation
+    ("2001:db8:85a3:8d3:1319:8a2e:370:7348", "2001:db8:85a3:8d3::/64"),
+    ("2001:db8::1", "2001:db8:0:0::/64"),
+    ("2001:db8:1::", "2001:db8:1:0::/64"),
+    ("::1", "0:0:0:0::/64"),
+    ("::ffff:192.0.2.1", "0:0:0:0::/64"),
+    ("fe80:1:2:3:4::9", "fe80:1:2:3::/64"),
+    ("-", "-"),
+    ("", ""),
+    (None, None),
+]
+
+
+def test_the_engines_ip_network_macros_agree(built: dict) -> None:
+    """s3logs_ip_network has a DuckDB form (the IPv6 groups taken as one list) and the
+    default, plain string functions, which Snowflake runs: both give each address the
+    network the macro's docs describe."""
+    out = (
+        built["project"]
+        .dbt(
+            "compile",
+            "--inline",
+            "select ip_text, {{ s3logs_ip_network('ip_text') }} as duckdb_network, "
+            "{{ default__s3logs_ip_network('ip_text') }} as default_network from addresses",
+        )
+        .stdout
+    )
+    sql = out[out.index("Compiled inline node is:") + len("Compiled inline node is:") :]
+    assert "list_transform" in sql  # the DuckDB form is the one dbt picks on DuckDB
+    with duckdb.connect() as con:
+        con.execute("create table addresses (n integer, ip_text varchar)")
+        con.executemany(
+            "insert into addresses values (?, ?)",
+            [(n, address) for n, (address, _) in enumerate(NETWORKS)],
+        )
+        got = con.execute(f"select * from ({sql}) as compiled").fetchall()
+    assert sorted(got, key=lambda row: [a for a, _ in NETWORKS].index(row[0])) == [
+        (address, network, network) for address, network in NETWORKS
+    ]
+
+
 def test_the_findings_version_page_holds_the_model_description(built: dict) -> None:
     manifest = json.loads((built["project"].root / "target" / "manifest.json").read_text())
     node = manifest["nodes"]["model.s3logs.s3_access_log_findings.v1"]
