@@ -18,10 +18,7 @@
                     {%- if not loop.last %} || ':' ||{% endif %}
                 {%- endfor %}
                 || '::/64'
-        when {{ column }} like '%.%.%.%'
-            then
-                left({{ column }}, length({{ column }}) - position('.' in reverse({{ column }})))
-                || '.0/24'
+        when {{ column }} like '%.%.%.%' then {{ s3logs_ipv4_network(column) }}
         else {{ column }}
     end
 {% endmacro %}
@@ -44,12 +41,14 @@
                     ':'
                 )
                 || '::/64'
-        when {{ column }} like '%.%.%.%'
-            then
-                left({{ column }}, length({{ column }}) - position('.' in reverse({{ column }})))
-                || '.0/24'
+        when {{ column }} like '%.%.%.%' then {{ s3logs_ipv4_network(column) }}
         else {{ column }}
     end
+{% endmacro %}
+
+{#- The /24 of an IPv4 address written a.b.c.d: a.b.c.0/24 (both forms above) -#}
+{% macro s3logs_ipv4_network(column) %}
+    left({{ column }}, length({{ column }}) - position('.' in reverse({{ column }}))) || '.0/24'
 {% endmacro %}
 
 {#-

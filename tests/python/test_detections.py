@@ -386,18 +386,23 @@ def _project_var(name: str) -> int:
     return int(re.search(rf"^  {name}: (\d+)$", text, re.M).group(1))
 
 
+def _new_access_candidates_sql(built: dict) -> str:
+    """The compiled SQL of int_detect_new_access__candidates, reading a table `hourly`."""
+    (compiled,) = (built["project"].root / "target" / "compiled").rglob(
+        "int_detect_new_access__candidates.sql"
+    )
+    return re.sub(
+        r'"[^"]+"\."main"\."int_s3_access_logs__hourly_activity"', "hourly", compiled.read_text()
+    )
+
+
 def test_new_access_candidates_scale_with_the_new_networks(built: dict) -> None:
     """A principal that shows up from 40,000 networks it never used (a random address per
     line, as the bench's corpus has) is handed over in seconds: each new value is joined to
     its own activity on equal keys. Joined on a column chosen per row, every new value was
     compared with every hour of the principal's activity (1.6e9 pairs here; the bench's 1M
     lines did not finish in 4 minutes)."""
-    (compiled,) = (built["project"].root / "target" / "compiled").rglob(
-        "int_detect_new_access__candidates.sql"
-    )
-    sql = re.sub(
-        r'"[^"]+"\."main"\."int_s3_access_logs__hourly_activity"', "hourly", compiled.read_text()
-    )
+    sql = _new_access_candidates_sql(built)
     warmup = _project_var("s3logs_new_pattern_warmup_hours")
     window = _project_var("s3logs_new_pattern_window_hours")
     networks = 40_000
@@ -461,12 +466,7 @@ def test_new_access_candidates_count_the_values_known_before(built: dict) -> Non
     """known_before is how many values of the attribute the principal had first used in
     earlier hours: values first seen in the same hour do not count each other (the model
     sums per hour; it took rank() - 1 over every value before)."""
-    (compiled,) = (built["project"].root / "target" / "compiled").rglob(
-        "int_detect_new_access__candidates.sql"
-    )
-    sql = re.sub(
-        r'"[^"]+"\."main"\."int_s3_access_logs__hourly_activity"', "hourly", compiled.read_text()
-    )
+    sql = _new_access_candidates_sql(built)
     warmup = _project_var("s3logs_new_pattern_warmup_hours")
     window = _project_var("s3logs_new_pattern_window_hours")
     late = warmup + 2  # new values: first seen at least the warm-up after the principal
