@@ -78,11 +78,13 @@ known as (
         attribute_name,
         principal,
         first_hour,
-        coalesce(sum(first_used) over (
+        -- a whole number, as rank() gave (DuckDB sums into a 128-bit integer, which pandas
+        -- turns into a float)
+        cast(coalesce(sum(first_used) over (
             partition by attribute_name, principal
             order by first_hour
             rows between unbounded preceding and 1 preceding
-        ), 0) as known_before
+        ), 0) as bigint) as known_before
     from first_hours
 ),
 

@@ -222,6 +222,9 @@ def test_techniques_and_evidence_numbers(built: dict) -> None:
     network = json.loads(one("new_network_access")["evidence"])
     assert network["first_new_network"] == incidents["new_network_access"]["network"]
     assert network["new_networks_in_an_hour"] == 1 and network["known_networks_before"] >= 1
+    # whole numbers in the evidence, not 2.0
+    assert isinstance(network["known_networks_before"], int), network
+    assert isinstance(network["new_networks_in_an_hour"], int), network
     assert one("weak_transport")["mitre_technique"] == "T1557"
 
 
@@ -485,6 +488,8 @@ def test_new_access_candidates_count_the_values_known_before(built: dict) -> Non
                     known_before
                 from ({sql}) order by all"""
         ).fetchall()
+        types = {row[0]: row[1] for row in con.execute(f"describe ({sql})").fetchall()}
+    assert types["known_before"] == "BIGINT"  # as pandas reads it: int64, not float64
     assert got == [
         ("category", late % 24, 1, "write", 1),
         ("network", late % 24, 2, "10.0.2.0/24", 2),
