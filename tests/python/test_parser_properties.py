@@ -15,7 +15,10 @@ What is *unambiguous* in the format, and so what the round-trip strategy may gen
 - `-`, `"-"` and empty values mean null, so a non-null value is never `-` or empty;
 - extra_fields (everything after field 26) is kept verbatim, except that a lone `-` there is
   null like any other field (its own golden test), so the generator never writes a lone `-`;
-- numbers fit their SQL column (integer / bigint); larger ones are rejected (golden tests).
+- numbers fit their SQL column (integer / bigint); larger ones are rejected (golden tests);
+- the fields after the user-agent do not also read as a record of 2019 whose host id has two
+  tokens (the parser's documented rule, restated in `_host_id_is_unambiguous`): such a line is
+  read that way, whatever the writer meant (`test_a_line_that_reads_both_ways_...`).
 """
 
 from __future__ import annotations
@@ -109,6 +112,31 @@ def _referer_is_unambiguous(referer: str) -> bool:
     return (referer + '" "').find('" "') == len(referer)
 
 
+_SIGNATURE_TOKENS = ("SigV2", "SigV4", "-")
+_AUTH_TOKENS = ("AuthHeader", "QueryString", "-")
+_CIPHER_TOKEN = re.compile(r"-|[A-Z0-9]+(?:[-_][A-Z0-9]+)+")
+
+
+def _host_id_is_unambiguous(line: str) -> bool:
+    """The fields after the user-agent (version id onwards) do not also read as a record of
+    2019 with a host id of two tokens: a host id, then a token that is no signature version,
+    then one that is, a cipher suite, an authentication type, a host header with a dot or a
+    colon, and after those a TLS version and an access point ARN, `-` or nothing."""
+    t = line.rsplit('"', 1)[1].split(" ")[1:]
+    if len(t) < 7:
+        return True
+    return not (
+        t[1] not in ("-", "")
+        and t[2] not in (*_SIGNATURE_TOKENS, "")
+        and t[3] in _SIGNATURE_TOKENS
+        and _CIPHER_TOKEN.fullmatch(t[4]) is not None
+        and t[5] in _AUTH_TOKENS
+        and ("." in t[6] or ":" in t[6])
+        and (len(t) < 8 or t[7] == "-" or t[7].startswith("TLSv"))
+        and (len(t) < 9 or t[8] == "-" or t[8].startswith("arn:"))
+    )
+
+
 def _mid_text(rec: tuple) -> str:
     return " ".join("-" if v is None else str(v) for v in rec[9:15])
 
@@ -155,6 +183,7 @@ def records(draw) -> tuple[tuple, int]:
     rec = tuple(values)
     if rec[8] is not None:
         assume(_uri_is_unambiguous(rec[8], _mid_text(rec)))
+    assume(_host_id_is_unambiguous(format_line(rec, count)))
     return rec, count
 
 
@@ -255,6 +284,32 @@ def test_parse_row_never_raises_and_has_one_value_per_output_column(line):
 @given(any_line)
 def test_output_never_contains_empty_strings(line):
     assert "" not in parse_row(line)
+
+
+def test_a_line_that_reads_both_ways_is_read_with_a_two_token_host_id() -> None:
+    """Found by the round trip below: a record whose host id is `0`, signature version `0`
+    (no signature version AWS writes), TLS version `:` and the fields between null is written
+    as a line that the 2019 shape also fits (host id `0 0`, no signature version, host header
+    `:`). The parser reads the 2019 shape, as documented; the generator leaves such records
+    out (`_host_id_is_unambiguous`)."""
+    values = [None] * 28
+    values[2] = dt.datetime(2000, 1, 1)
+    values[18], values[19], values[23] = "0", "0", ":"
+    line = format_line(tuple(values), 24)
+    assert not _host_id_is_unambiguous(line)
+    got = dict(zip(CONTRACT_COLUMNS, parse_line(line), strict=True))
+    assert (got["host_id"], got["signature_version"], got["host_header"], got["tls_version"]) == (
+        "0 0",
+        None,
+        ":",
+        None,
+    )
+    # with a signature version AWS writes, the line has one reading only
+    values[19] = "SigV4"
+    line = format_line(tuple(values), 24)
+    assert _host_id_is_unambiguous(line)
+    got = dict(zip(CONTRACT_COLUMNS, parse_line(line), strict=True))
+    assert (got["host_id"], got["signature_version"], got["tls_version"]) == ("0", "SigV4", ":")
 
 
 @SETTINGS
