@@ -180,8 +180,11 @@ def test_e2e_bench_pipeline_mode_runs_on_to_the_cycle_that_merges_row_groups(tmp
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("corpus", ["random", "demo"])
 def test_detections_bench_times_the_build_with_and_without_the_detection_layer(tmp_path, corpus):
-    res = bench.detections_bench(3_000, corpus=corpus, workdir=tmp_path)
+    res = bench.detections_bench(3_000, corpus=corpus, workdir=tmp_path, repeats=1)
     assert res["corpus"] == corpus
+    assert res["builds_without_s"] == [res["build_without_s"]]
+    assert res["builds_with_s"] == [res["build_with_s"]]
+    assert "medians of" not in res["summary"]
     assert res["build_without_s"] > 0 and res["build_with_s"] > 0
     expected = (res["build_with_s"] - res["build_without_s"]) / res["build_without_s"]
     assert res["added_fraction"] == pytest.approx(expected)
@@ -203,6 +206,33 @@ def test_detections_bench_times_the_build_with_and_without_the_detection_layer(t
 def test_detections_bench_names_its_corpora(tmp_path):
     with pytest.raises(ValueError, match="corpus must be one of random, demo, not 'rnd'"):
         bench.detections_bench(3_000, corpus="rnd", workdir=tmp_path)
+    with pytest.raises(ValueError, match="repeats must be at least 1, not 0"):
+        bench.detections_bench(3_000, workdir=tmp_path, repeats=0)
+
+
+@pytest.mark.timeout(600)
+def test_detections_bench_reports_the_medians_of_alternating_builds(tmp_path):
+    res = bench.detections_bench(1_000, workdir=tmp_path, repeats=3)
+    assert len(res["builds_without_s"]) == len(res["builds_with_s"]) == 3
+    assert res["build_without_s"] == sorted(res["builds_without_s"])[1]
+    assert res["build_with_s"] == sorted(res["builds_with_s"])[1]
+    assert res["added_s"] == pytest.approx(res["build_with_s"] - res["build_without_s"])
+    assert "(medians of 3 pairs; without " in res["summary"]
+    # every build ran the project: the layer's nodes come from a build with it
+    assert "model.s3logs.detect_weak_access" in res["nodes"]
+
+
+def test_the_detection_floor_is_set_against_the_large_builds_budget():
+    small = {"lines": 10_000, "repeats": 3, "added_s": 2.0, "nodes": dict.fromkeys("abc", 0.1)}
+    large = {"lines": 1_000_000, "build_without_s": 15.0, "target_fraction": 0.2}
+    text = bench.describe_detection_floor(small, large)
+    assert text.startswith("Detections, fixed cost: with 10,000 lines the layer adds 2.0 s")
+    assert "its 3 dbt nodes" in text
+    assert "13.3% of the 1,000,000-line build without it, whose +20% is 3.0 s" in text
+    assert text.endswith("1.0 s are left for the layer's work on the lines")
+    assert bench.describe_detection_floor({**small, "added_s": 4.0}, large).endswith(
+        "0.0 s are left for the layer's work on the lines"
+    )
 
 
 def test_loader_bench_counts_add_up(tmp_path):
