@@ -137,12 +137,13 @@ def _robust(values):
     return median, float((values - median).abs().median())
 
 
-def _episodes(flagged, keys, gap_hours=1):
-    """`flagged` (rows with `keys` and activity_hour) with an `episode` number: rows of the
-    same keys whose hours follow each other (at most `gap_hours` apart) share one."""
-    flagged = flagged.sort_values([*keys, "activity_hour"], ignore_index=True)
+def _episodes(flagged, keys, gap_hours=1, hour="activity_hour"):
+    """`flagged` (rows with `keys` and the column `hour`) with an `episode` number: rows of
+    the same keys whose `hour`s follow each other (at most `gap_hours` apart) share one."""
+    ties = [column for column in ("activity_hour", "bucket") if column in flagged]
+    flagged = flagged.sort_values([*keys, *dict.fromkeys([hour, *ties])], ignore_index=True)
     changed = flagged[keys].ne(flagged[keys].shift()).any(axis=1)
-    gap = flagged["activity_hour"].diff() > pd.Timedelta(hours=gap_hours)
+    gap = flagged[hour].diff() > pd.Timedelta(hours=gap_hours)
     return flagged.assign(episode=(changed | gap).cumsum())
 
 

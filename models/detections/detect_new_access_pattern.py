@@ -8,8 +8,9 @@ permissions, configuration, lifecycle, ...). A network or category first seen mo
 `s3logs_new_pattern_warmup_hours` after the principal itself is new; the sets have a row per
 principal and network, so they are built in the engine (int_detect_new_access__candidates),
 which hands over the activity of the new values in their first
-`s3logs_new_pattern_window_hours`, per principal, bucket and hour. Here, new values in
-consecutive hours make one finding per principal. Severity is high on a bucket listed
+`s3logs_new_pattern_window_hours`, per principal, bucket and hour. Here, new values first
+seen in consecutive hours make one finding per principal, with all their activity in that
+window. Severity is high on a bucket listed
 in `s3logs_sensitive_buckets`, or for a new category that changes or deletes. MITRE ATT&CK
 T1078.004 (Valid Accounts: Cloud Accounts).
 """
@@ -123,12 +124,13 @@ def _robust(values):
     return median, float((values - median).abs().median())
 
 
-def _episodes(flagged, keys, gap_hours=1):
-    """`flagged` (rows with `keys` and activity_hour) with an `episode` number: rows of the
-    same keys whose hours follow each other (at most `gap_hours` apart) share one."""
-    flagged = flagged.sort_values([*keys, "activity_hour"], ignore_index=True)
+def _episodes(flagged, keys, gap_hours=1, hour="activity_hour"):
+    """`flagged` (rows with `keys` and the column `hour`) with an `episode` number: rows of
+    the same keys whose `hour`s follow each other (at most `gap_hours` apart) share one."""
+    ties = [column for column in ("activity_hour", "bucket") if column in flagged]
+    flagged = flagged.sort_values([*keys, *dict.fromkeys([hour, *ties])], ignore_index=True)
     changed = flagged[keys].ne(flagged[keys].shift()).any(axis=1)
-    gap = flagged["activity_hour"].diff() > pd.Timedelta(hours=gap_hours)
+    gap = flagged[hour].diff() > pd.Timedelta(hours=gap_hours)
     return flagged.assign(episode=(changed | gap).cumsum())
 
 
@@ -188,7 +190,11 @@ def model(dbt, session):
     if rows.empty:
         return _write(findings, source)
     rules = {"network": "new_network", "category": "new_operation_category"}
-    for _, episode in _episodes(rows, ["attribute_name", "principal"]).groupby("episode"):
+    # one finding per run of new values whose first hours follow each other, with all their
+    # activity in their first window: a new value used again later in that window (after a
+    # quiet hour) is the same event, not a new finding
+    episodes = _episodes(rows, ["attribute_name", "principal"], hour="first_hour")
+    for _, episode in episodes.groupby("episode"):
         attribute = episode["attribute_name"].iloc[0]
         first = episode.loc[episode["first_hour"].idxmin()]
         categories = set(episode["first_category"]) | set(episode["last_category"])

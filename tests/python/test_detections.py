@@ -710,6 +710,107 @@ def test_egress_judges_an_entity_without_earlier_hours_against_zero() -> None:
     assert findings["bytes_sent"].tolist() == [10_000_000_000]
 
 
+def _new_access_findings(rows: list[dict]) -> pd.DataFrame:
+    """detect_new_access_pattern's findings for candidate rows (each a dict of attribute_name,
+    first_value, first_hour, activity_hour, bucket and request_count; one principal, first
+    seen two days before), with the project's default vars and an empty allow-list."""
+    spec = importlib.util.spec_from_file_location(
+        "new_access", DETECTIONS / "detect_new_access_pattern.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    principal_first = dt.datetime(2026, 3, 1)
+    candidates = pd.DataFrame(
+        [
+            {
+                "attribute_name": row["attribute_name"],
+                "principal": "arn:aws:iam::123456789012:user/analyst",
+                "bucket": row["bucket"],
+                "activity_hour": row["activity_hour"],
+                "request_count": row["request_count"],
+                "object_count": row["request_count"],
+                "bytes_sent": 1000 * row["request_count"],
+                "principal_first_hour": principal_first,
+                "new_values": 1,
+                "first_value": row["first_value"],
+                "first_hour": row["first_hour"],
+                "known_before": 3,
+                "remote_ip": "198.51.100.7",
+                "first_category": "read",
+                "last_category": row["first_value"],
+                "first_seen_at": row["activity_hour"] + dt.timedelta(minutes=5),
+                "last_seen_at": row["activity_hour"] + dt.timedelta(minutes=50),
+                "first_key": "reports/a.csv",
+                "last_key": "reports/b.csv",
+            }
+            for row in rows
+        ]
+    )
+    allow = pd.DataFrame({"kind": [], "value": [], "detection": [], "reason": []}, dtype=str)
+    meta = {"s3logs_sensitive_buckets": "[]"}
+    with duckdb.connect() as con:
+        frames = {
+            "int_detect_new_access__candidates": con.from_df(candidates),
+            ALLOW_LIST: con.from_df(allow),
+        }
+        return module.model(_Dbt(frames, meta), con)
+
+
+def test_a_new_value_used_again_later_in_its_window_makes_one_finding() -> None:
+    """A principal's first configuration change, then more of them after quiet hours within
+    the value's first window, on other buckets: one event, one finding with all of it. Each
+    stretch of hours was a finding of its own before (five for one first use on the demo), and
+    a schedule reported the same first use again with each."""
+    first = dt.datetime(2026, 3, 3, 3)
+    used = [(0, "acme-web"), (7, "acme-lake"), (10, "acme-exports"), (18, "acme-web")]
+    rows = [
+        {
+            "attribute_name": "category",
+            "first_value": "configuration",
+            "first_hour": first,
+            "activity_hour": first + dt.timedelta(hours=h),
+            "bucket": bucket,
+            "request_count": 2 + h,
+        }
+        for h, bucket in used
+    ]
+    findings = _new_access_findings(rows)
+    assert findings["rule"].tolist() == ["new_operation_category"]
+    finding = findings.iloc[0]
+    assert finding["first_seen_at"] == pd.Timestamp(first + dt.timedelta(minutes=5))
+    assert finding["last_seen_at"] == pd.Timestamp(first + dt.timedelta(hours=18, minutes=50))
+    assert finding["request_count"] == sum(2 + h for h, _ in used)
+    assert finding["severity"] == "high"  # configuration changes
+    assert json.loads(finding["evidence"])["first_new_category"] == "configuration"
+
+
+def test_new_values_first_seen_apart_make_findings_apart() -> None:
+    """Two networks first seen nine hours apart are two events, even while the first one's
+    window still runs; two first seen in consecutive hours are one."""
+    start = dt.datetime(2026, 3, 3, 8)
+    rows = [
+        {
+            "attribute_name": "network",
+            "first_value": value,
+            "first_hour": start + dt.timedelta(hours=first),
+            "activity_hour": start + dt.timedelta(hours=at),
+            "bucket": "acme-lake",
+            "request_count": 5,
+        }
+        for value, first, at in [
+            ("203.0.113.0/24", 0, 0),
+            ("198.18.0.0/24", 1, 1),
+            ("203.0.113.0/24", 0, 4),
+            ("192.0.2.0/24", 9, 9),
+        ]
+    ]
+    findings = _new_access_findings(rows).sort_values("first_seen_at")
+    assert findings["rule"].tolist() == ["new_network", "new_network"]
+    assert findings["request_count"].tolist() == [15, 5]
+    evidence = [json.loads(e) for e in findings["evidence"]]
+    assert [e["first_new_network"] for e in evidence] == ["203.0.113.0/24", "192.0.2.0/24"]
+
+
 def test_the_hourly_aggregate_recomputes_only_the_hours_whose_lines_changed(
     built: dict, tmp_path: Path
 ) -> None:
