@@ -226,7 +226,9 @@ def test_the_detection_floor_is_set_against_the_large_builds_budget():
     small = {"lines": 10_000, "repeats": 3, "added_s": 2.0, "nodes": dict.fromkeys("abc", 0.1)}
     large = {"lines": 1_000_000, "build_without_s": 15.0, "target_fraction": 0.2}
     text = bench.describe_detection_floor(small, large)
-    assert text.startswith("Detections, fixed cost: with 10,000 lines the layer adds 2.0 s")
+    assert text.startswith(
+        "Detections, fixed cost: with 10,000 lines the layer adds 2.0 s (medians of 3 pairs)"
+    )
     assert "its 3 dbt nodes" in text
     assert "13.3% of the 1,000,000-line build without it, whose +20% is 3.0 s" in text
     assert text.endswith("1.0 s are left for the layer's work on the lines")
