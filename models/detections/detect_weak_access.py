@@ -134,17 +134,22 @@ def _episodes(flagged, keys, gap_hours=1, hour="activity_hour"):
 
 def _finding(rows, detection, rule, severity, technique, evidence, weight="request_count"):
     """One finding from the activity rows behind it: the principal, remote IP and bucket that
-    weigh most in them, their times and totals, up to five sample keys, the evidence."""
+    weigh most in them, their times and totals, up to five sample keys, the evidence. Its id
+    takes the principal, remote IP and bucket that weigh most in its first hour: the later
+    hours of an episode that goes on, which a later build adds, do not change it."""
 
-    def top(column):
-        return rows.groupby(column, sort=True)[weight].sum().sort_index().idxmax()
+    def top(frame, column):
+        return frame.groupby(column, sort=True)[weight].sum().sort_index().idxmax()
 
-    principal, remote_ip, bucket = top("principal"), top("remote_ip"), top("bucket")
+    principal, remote_ip, bucket = (top(rows, c) for c in ("principal", "remote_ip", "bucket"))
     start = pd.Timestamp(rows["activity_hour"].min())
     named = rows[rows["bucket"] == bucket]  # keys of the bucket the finding names
     keys = sorted(set(named["first_key"].dropna()) | set(named["last_key"].dropna()))[:5]
+    opening = rows[rows["activity_hour"] == rows["activity_hour"].min()]
     identity = "|".join(
-        [detection, rule, principal, remote_ip, bucket, start.strftime("%Y-%m-%dT%H:%M:%SZ")]
+        [detection, rule]
+        + [top(opening, c) for c in ("principal", "remote_ip", "bucket")]
+        + [start.strftime("%Y-%m-%dT%H:%M:%SZ")]
     )
     return {
         "finding_id": hashlib.sha256(identity.encode()).hexdigest()[:16],

@@ -784,6 +784,30 @@ def test_a_new_value_used_again_later_in_its_window_makes_one_finding() -> None:
     assert json.loads(finding["evidence"])["first_new_category"] == "configuration"
 
 
+def test_a_finding_keeps_its_id_while_its_episode_goes_on() -> None:
+    """A build in the first hour of a new category sees it on one bucket; a build later in
+    its window sees it mostly on another. The finding names the busier bucket, and keeps the
+    id it was first reported with: a new id was a second alert for the same event, and left the
+    first row behind in s3_access_log_findings."""
+    first = dt.datetime(2026, 3, 3, 3)
+    rows = [
+        {
+            "attribute_name": "category",
+            "first_value": "configuration",
+            "first_hour": first,
+            "activity_hour": first + dt.timedelta(hours=h),
+            "bucket": bucket,
+            "request_count": count,
+        }
+        for h, bucket, count in [(0, "acme-web", 2), (7, "acme-lake", 40)]
+    ]
+    early, later = _new_access_findings(rows[:1]), _new_access_findings(rows)
+    assert early["bucket"].tolist() == ["acme-web"]
+    assert later["bucket"].tolist() == ["acme-lake"]
+    assert later["request_count"].tolist() == [42]
+    assert later["finding_id"].tolist() == early["finding_id"].tolist()
+
+
 def test_new_values_first_seen_apart_make_findings_apart() -> None:
     """Two networks first seen nine hours apart are two events, even while the first one's
     window still runs; two first seen in consecutive hours are one."""
