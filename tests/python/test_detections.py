@@ -368,11 +368,26 @@ def snowpark(built: dict) -> dict[str, Any]:
     return {"session": session, "frames": frames, "manifest": manifest}
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_snowpark_gives_the_findings_duckdb_gives(built: dict, snowpark: dict, name: str) -> None:
+def _detection_module(name: str) -> Any:
+    """The detection model `name` (models/detections/<name>.py), imported from its file."""
     spec = importlib.util.spec_from_file_location(name, DETECTIONS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def _findings_on_duckdb(name: str, source: str, rows: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    """The findings of detection model `name` whose input `source` holds `rows`, with the meta
+    config `meta` and an empty allow-list, run on DuckDB."""
+    allow = pd.DataFrame({"kind": [], "value": [], "detection": [], "reason": []}, dtype=str)
+    with duckdb.connect() as con:
+        frames = {source: con.from_df(rows), ALLOW_LIST: con.from_df(allow)}
+        return _detection_module(name).model(_Dbt(frames, meta), con)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_snowpark_gives_the_findings_duckdb_gives(built: dict, snowpark: dict, name: str) -> None:
+    module = _detection_module(name)
     meta = snowpark["manifest"]["nodes"][f"model.s3logs.{name}"]["config"]["meta"]
     out = module.model(_Dbt(snowpark["frames"], meta), snowpark["session"])
     # dbt-snowflake writes the pandas frame as returned: its names must be upper-case there
@@ -595,9 +610,6 @@ def test_the_demo_summary_counts_the_findings_per_detection(built: dict) -> None
 def _egress_findings(rows: list[tuple[dt.datetime, str, str, int]]) -> pd.DataFrame:
     """detect_egress_anomaly's findings for hourly download rows (hour, principal, remote IP,
     bytes), with the project's default vars and an empty allow-list."""
-    spec = importlib.util.spec_from_file_location("egress", DETECTIONS / "detect_egress_anomaly.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     activity = pd.DataFrame(
         [
             {
@@ -620,17 +632,13 @@ def _egress_findings(rows: list[tuple[dt.datetime, str, str, int]]) -> pd.DataFr
             for hour, principal, ip, sent in rows
         ]
     )
-    allow = pd.DataFrame({"kind": [], "value": [], "detection": [], "reason": []}, dtype=str)
     names = ("min_bytes", "mad_factor", "baseline_hours")
     meta = {f"s3logs_egress_{n}": str(_project_var(f"s3logs_egress_{n}")) for n in names}
     warmup = "s3logs_new_pattern_warmup_hours"
     meta[warmup] = str(_project_var(warmup))
-    with duckdb.connect() as con:
-        frames = {
-            "int_detect_egress__candidates": con.from_df(activity),
-            ALLOW_LIST: con.from_df(allow),
-        }
-        return module.model(_Dbt(frames, meta), con)
+    return _findings_on_duckdb(
+        "detect_egress_anomaly", "int_detect_egress__candidates", activity, meta
+    )
 
 
 def _working_days(days: int, principal: str, ip: str) -> list[tuple[dt.datetime, str, str, int]]:
@@ -714,11 +722,6 @@ def _new_access_findings(rows: list[dict]) -> pd.DataFrame:
     """detect_new_access_pattern's findings for candidate rows (each a dict of attribute_name,
     first_value, first_hour, activity_hour, bucket and request_count; one principal, first
     seen two days before), with the project's default vars and an empty allow-list."""
-    spec = importlib.util.spec_from_file_location(
-        "new_access", DETECTIONS / "detect_new_access_pattern.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     principal_first = dt.datetime(2026, 3, 1)
     candidates = pd.DataFrame(
         [
@@ -746,14 +749,10 @@ def _new_access_findings(rows: list[dict]) -> pd.DataFrame:
             for row in rows
         ]
     )
-    allow = pd.DataFrame({"kind": [], "value": [], "detection": [], "reason": []}, dtype=str)
     meta = {"s3logs_sensitive_buckets": "[]"}
-    with duckdb.connect() as con:
-        frames = {
-            "int_detect_new_access__candidates": con.from_df(candidates),
-            ALLOW_LIST: con.from_df(allow),
-        }
-        return module.model(_Dbt(frames, meta), con)
+    return _findings_on_duckdb(
+        "detect_new_access_pattern", "int_detect_new_access__candidates", candidates, meta
+    )
 
 
 def test_a_new_value_used_again_later_in_its_window_makes_one_finding() -> None:
